@@ -1,0 +1,43 @@
+"""``python -m kgcore``: each subcommand lives in ``kgcore/commands/<name>.py`` with ``register(subparsers)``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import KGError
+
+COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kgcore",
+        description="Train knowledge graph embeddings (TransE, KL-debiased TransE, Bose & Hamilton filters), "
+                    "evaluate link prediction, and measure social bias.",
+    )
+    parser.add_argument("--version", action="version", version=f"kgcore {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.commands.{name}":
+                continue  # command not installed in this version
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KGError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,104 @@
+"""``python -m kgcore train``: train a model and write a run folder."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from ..datasets import DataSource
+from ..evaluate import evaluate
+from ..models import MODELS, ModelConfig, build_model
+from ..runs import save_run
+from ..train import LOSSES, OPTIMIZERS, TrainConfig, train
+from .common import add_data_arguments, data_source_from_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model and write a run folder",
+        description="Train TransE (or a debiased variant) and write RUN_DIR with config.json, metrics.json, "
+                    "history.csv, model.pt and the id maps. Filtered valid/test metrics are computed at the end.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_arguments(parser)
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="transe", help=f"model: {', '.join(sorted(MODELS))}")
+    model.add_argument("--dim", type=int, default=100, help="embedding dimension")
+    model.add_argument("--p-norm", type=int, choices=(1, 2), default=1, help="TransE distance: L1 or L2")
+    model.add_argument("--debias", default="", metavar="ATTR[,ATTR]",
+                       help="sensitive attributes to remove (kl and bose models), e.g. gender,religion")
+    model.add_argument("--kl-weight", type=float, default=1.0, help="lambda of the KL term (kl model)")
+    model.add_argument("--kl-target", choices=("uniform", "marginal"), default="uniform",
+                       help="target distribution of the KL term")
+    model.add_argument("--whitelist", metavar="FILE",
+                       help="attribute-embedding whitelist: lines of RELATION<TAB>TAIL (or RELATION alone)")
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--epochs", type=int, default=50)
+    opt.add_argument("--batch-size", type=int, default=1024)
+    opt.add_argument("--lr", type=float, default=0.01, help="learning rate")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    opt.add_argument("--loss", choices=LOSSES, default="margin",
+                     help="margin ranking, softplus, or self-adversarial negative sampling (nssa)")
+    opt.add_argument("--margin", type=float, default=1.0, help="margin (gamma for nssa)")
+    opt.add_argument("--negatives", type=int, default=1, help="negatives per positive")
+    opt.add_argument("--filtered-negatives", action="store_true",
+                     help="redraw negatives that are known true training triples")
+    opt.add_argument("--adversarial-temperature", type=float, default=1.0, help="alpha of nssa")
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--eval-every", type=int, default=0, metavar="N",
+                     help="validation MRR every N epochs, keeping the best model (0: off)")
+    opt.add_argument("--patience", type=int, default=3, help="validation checks without improvement before stopping")
+    opt.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    out.add_argument("--overwrite", action="store_true", help="replace a run already in RUN_DIR")
+    out.add_argument("--no-test", action="store_true", help="skip the final filtered test evaluation")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
+    from ..whitelist import read_whitelist  # local: only needed with --whitelist
+
+    return ModelConfig(
+        model=args.model, dim=args.dim, p_norm=args.p_norm,
+        debias=[a.strip() for a in args.debias.split(",") if a.strip()],
+        kl_weight=args.kl_weight, kl_target=args.kl_target,
+        whitelist=read_whitelist(args.whitelist) if args.whitelist else [],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import CheckpointError
+
+    if (Path(args.out) / "model.pt").exists() and not args.overwrite:
+        raise CheckpointError(f"{args.out} already holds a run; choose another --out or pass --overwrite.")
+    source: DataSource = data_source_from_args(args)
+    graph = source.load()
+    model_config = model_config_from_args(args)
+    train_config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
+        margin=args.margin, num_negatives=args.negatives, filtered_negatives=args.filtered_negatives,
+        adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
+        patience=args.patience, device=args.device,
+    )
+    train_config.validate()
+    from ..train import seed_everything
+
+    seed_everything(args.seed)
+    model = build_model(model_config, graph)
+    started = time.perf_counter()
+    result = train(model, graph, train_config, progress=not args.quiet)
+    metrics = {"train_seconds": time.perf_counter() - started}
+    if graph.splits["valid"].shape[0]:
+        metrics["valid"] = evaluate(model, graph, "valid", progress=not args.quiet)
+    if graph.splits["test"].shape[0] and not args.no_test:
+        started = time.perf_counter()
+        metrics["test"] = evaluate(model, graph, "test", progress=not args.quiet)
+        metrics["test_eval_seconds"] = time.perf_counter() - started
+    path = save_run(args.out, model, graph, source, train_config, result, metrics, overwrite=args.overwrite)
+    summary = {"run": str(path), "seconds_per_epoch": result.seconds_per_epoch,
+               **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}
+    print(json.dumps(summary, indent=2))
+    return 0

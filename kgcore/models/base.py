@@ -1,0 +1,168 @@
+"""The model interface every KG embedding model here implements, and TransE itself.
+
+The training loop, evaluation and bias measurement talk only to this interface:
+
+- ``score_triples(h, r, t)``: plausibility of given triples (training, single checks);
+- ``score_tails(h, r)`` / ``score_heads(r, t)``: scores against every entity (link prediction);
+- ``score_head_embeddings(h_emb, r, tails, heads)``: scores from a *free* head embedding, differentiable
+  in it, which is what the bias measurement perturbs;
+- ``extra_loss(batch)``: model-specific terms added to the ranking loss (the KL debiasing term);
+- ``after_step(batch)``: constraints after each optimizer step (TransE's entity normalisation);
+- ``auxiliary_step(batch)``: a model's own inner optimisation (Bose & Hamilton's discriminators).
+
+Debiased models change how an entity is *represented* (``represent``) or add loss terms; scoring stays
+TransE's, so one evaluation and one bias measurement serve all three models.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..scoring import transe_score, transe_score_all
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model's architecture (saved in the run's config)."""
+
+    model: str = "transe"
+    dim: int = 100
+    p_norm: int = 1
+    sparse: bool = True
+    # Debiasing options (used by the ``kl`` and ``bose`` models).
+    debias: list[str] = field(default_factory=list)
+    kl_weight: float = 1.0
+    kl_target: str = "uniform"
+    whitelist: list[list[str]] = field(default_factory=list)  # [[relation, tail-or-"*"], ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class KGEModel(nn.Module):
+    """TransE entity/relation embeddings with overridable representation hooks."""
+
+    name: ClassVar[str] = "transe"
+
+    def __init__(self, num_entities: int, num_relations: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_entities = num_entities
+        self.num_relations = num_relations
+        self.dim = config.dim
+        self.p_norm = config.p_norm
+        self.entity = nn.Embedding(num_entities, config.dim, sparse=config.sparse)
+        self.relation = nn.Embedding(num_relations, config.dim, sparse=config.sparse)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Bordes et al. (2013): uniform in +-6/sqrt(d), relations normalised once, entities every step."""
+        bound = 6.0 / math.sqrt(self.dim)
+        nn.init.uniform_(self.entity.weight, -bound, bound)
+        nn.init.uniform_(self.relation.weight, -bound, bound)
+        with torch.no_grad():
+            self.relation.weight.div_(self.relation.weight.norm(dim=1, keepdim=True).clamp_min(1e-12))
+            self.normalize_entities()
+
+    @torch.no_grad()
+    def normalize_entities(self, ids: torch.Tensor | None = None) -> None:
+        weight = self.entity.weight
+        if ids is None:
+            weight.div_(weight.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        else:
+            rows = weight[ids]
+            weight[ids] = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    # ------------------------------------------------------------------ representations
+    def represent(self, emb: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
+        """Map base entity embeddings to the vectors scored (identity for TransE; filters for Bose)."""
+        return emb
+
+    def entity_vectors(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.represent(self.entity(ids), ids)
+
+    def all_entity_vectors(self) -> torch.Tensor:
+        return self.represent(self.entity.weight, None)
+
+    def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
+                        tails: torch.Tensor | None) -> torch.Tensor | None:
+        """Extra vector added to the head for specific (relation, tail) pairs; None when there is none.
+
+        The attribute embeddings of the KL model use it; TransE and Bose have none.
+        """
+        return None
+
+    # ------------------------------------------------------------------ scoring
+    def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        head = self.entity_vectors(h)
+        adjust = self.head_adjustment(h, r, t)
+        if adjust is not None:
+            head = head + adjust
+        return transe_score(head, self.relation(r), self.entity_vectors(t), self.p_norm)
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of (h, r, c) for every candidate entity c: [B, N]."""
+        query = self.entity_vectors(h) + self.relation(r)
+        cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
+        scores = transe_score_all(query, cand, self.p_norm)
+        return self._adjust_tail_scores(scores, h, r, candidates)
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of (c, r, t) for every candidate entity c: [B, N]."""
+        query = self.entity_vectors(t) - self.relation(r)
+        cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
+        return transe_score_all(query, cand, self.p_norm)
+
+    def _adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
+                            candidates: torch.Tensor | None) -> torch.Tensor:
+        """Hook for models whose head vector depends on the tail (attribute embeddings)."""
+        return scores
+
+    def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
+                              heads: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of (head_emb, r, t) for each row of ``head_emb`` [B, D] and each tail in ``tails`` [T].
+
+        ``head_emb`` is a *base* embedding (before ``represent``), so the bias measurement can move a
+        person's embedding and see every model's response through the same call. Differentiable in
+        ``head_emb``. ``heads`` (entity ids of the rows) lets models add per-person terms.
+        """
+        rel = self.relation(torch.as_tensor(r, device=head_emb.device).reshape(1)).squeeze(0)
+        query = self.represent(head_emb, heads) + rel
+        scores = transe_score_all(query, self.entity_vectors(tails), self.p_norm)
+        if heads is not None:
+            r_ids = torch.full((head_emb.shape[0],), int(r), dtype=torch.long, device=head_emb.device)
+            scores = self._adjust_tail_scores(scores, heads, r_ids, tails)
+        return scores
+
+    # ------------------------------------------------------------------ training hooks
+    def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named loss terms added to the ranking loss for this batch of positive triples."""
+        return {}
+
+    def after_step(self, batch_entities: torch.Tensor) -> None:
+        """Keep entity embeddings on the unit sphere (only the rows the step touched)."""
+        self.normalize_entities(batch_entities)
+
+    def auxiliary_step(self, batch: torch.Tensor) -> dict[str, float]:
+        """An inner optimisation the model runs each step (adversaries); returns logged values."""
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-serialisable facts the model needs besides its weights (e.g. resolved whitelist ids)."""
+        return {}
+
+
+class TransE(KGEModel):
+    """Bordes et al. (2013): h + r ~ t, with L1 or L2 distance."""
+
+    name = "transe"

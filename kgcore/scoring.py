@@ -1,0 +1,27 @@
+"""TransE's scoring function, kept apart from any model's parameters (as PyKEEN separates interactions).
+
+Scores are negative distances: higher means more plausible. The all-candidates form is what link
+prediction and bias measurement need; for L2 it runs as one matrix product, so ranking every entity for
+thousands of queries is a few BLAS calls rather than a broadcast over [B, N, D].
+"""
+from __future__ import annotations
+
+import torch
+
+
+def transe_score(head: torch.Tensor, relation: torch.Tensor, tail: torch.Tensor, p_norm: int) -> torch.Tensor:
+    """-||h + r - t||_p over the last dimension (shapes broadcast)."""
+    return -torch.linalg.vector_norm(head + relation - tail, ord=p_norm, dim=-1)
+
+
+def transe_score_all(query: torch.Tensor, candidates: torch.Tensor, p_norm: int) -> torch.Tensor:
+    """-||q - c||_p for every query row against every candidate row: [B, D] x [N, D] -> [B, N].
+
+    For tail prediction ``query = h + r`` and candidates are tails; for head prediction
+    ``query = t - r`` and candidates are heads (||h + r - t|| = ||h - (t - r)||).
+    """
+    if p_norm == 2:
+        # ||q - c||^2 = ||q||^2 + ||c||^2 - 2 q.c ; clamp guards the tiny negatives of cancellation.
+        sq = (query * query).sum(-1, keepdim=True) + (candidates * candidates).sum(-1) - 2.0 * query @ candidates.T
+        return -sq.clamp_min(0.0).sqrt()
+    return -torch.cdist(query.unsqueeze(0), candidates.unsqueeze(0), p=float(p_norm)).squeeze(0)

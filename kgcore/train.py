@@ -1,0 +1,239 @@
+"""One training loop for every model: shuffled batches, negative sampling, ranking loss, model extras,
+per-epoch timing, periodic filtered validation MRR with early stopping, and cancellation."""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .errors import KGError
+from .evaluate import evaluate
+from .graph import KnowledgeGraph
+from .models import KGEModel
+from .sampling import NegativeSampler, TripleSet
+
+LOSSES = ("margin", "softplus", "nssa")
+OPTIMIZERS = ("adam", "sgd", "adagrad")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 1024
+    lr: float = 0.01
+    optimizer: str = "adam"
+    loss: str = "margin"  # margin ranking (Bordes et al.), softplus, or self-adversarial (Sun et al. 2019)
+    margin: float = 1.0
+    num_negatives: int = 1
+    filtered_negatives: bool = False
+    adversarial_temperature: float = 1.0
+    seed: int = 0
+    eval_every: int = 0  # epochs between validation MRR checks; 0 = never
+    eval_max_triples: int | None = 2000  # validation subset size (None = all), for fast early stopping
+    patience: int = 3  # validation checks without improvement before stopping
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise KGError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise KGError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        for name in ("epochs", "batch_size", "num_negatives"):
+            if getattr(self, name) < 1:
+                raise KGError(f"{name} must be at least 1 (got {getattr(self, name)}).")
+        if not self.lr > 0:
+            raise KGError(f"Learning rate must be positive (got {self.lr}).")
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    seconds: float
+    extras: dict[str, float] = field(default_factory=dict)
+    valid_mrr: float | None = None
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochRecord]
+    best_epoch: int
+    best_valid_mrr: float | None
+    stopped_early: bool
+    cancelled: bool
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([r.seconds for r in self.history])) if self.history else float("nan")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return the generator that drives batching and sampling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def make_optimizer(model: KGEModel, name: str, lr: float) -> list[torch.optim.Optimizer]:
+    """Sparse embedding gradients get a sparse-capable optimizer; dense parameters (filters,
+    attribute vectors) a dense one. Only the rows a batch touches are updated, which is what makes an
+    epoch fast on a CPU."""
+    sparse = [m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.sparse]
+    sparse_ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if id(p) not in sparse_ids and p.requires_grad]
+    optimizers: list[torch.optim.Optimizer] = []
+    if name == "sgd":
+        return [torch.optim.SGD(sparse + dense, lr=lr)]
+    if name == "adagrad":
+        return [torch.optim.Adagrad(sparse + dense, lr=lr)]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+    if dense:
+        optimizers.append(torch.optim.Adam(dense, lr=lr))
+    return optimizers
+
+
+def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """pos [B], neg [B, K] scores (higher = more plausible)."""
+    if config.loss == "margin":
+        per_neg = F.relu(config.margin - pos.unsqueeze(1) + neg)
+        if mask is not None:
+            return (per_neg * mask).sum() / mask.sum().clamp_min(1.0)
+        return per_neg.mean()
+    if config.loss == "softplus":
+        per_neg = F.softplus(-pos).unsqueeze(1) + F.softplus(neg)
+        if mask is not None:
+            return (per_neg * mask).sum() / mask.sum().clamp_min(1.0)
+        return per_neg.mean()
+    # Self-adversarial negative sampling (Sun et al., 2019, eq. 5) with margin gamma = config.margin.
+    weights = torch.softmax(config.adversarial_temperature * neg.detach(), dim=1)
+    if mask is not None:
+        weights = weights * mask
+        weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+    pos_term = -F.logsigmoid(config.margin + pos)
+    neg_term = -(weights * F.logsigmoid(-config.margin - neg)).sum(1)
+    return (pos_term + neg_term).mean()
+
+
+def train(
+    model: KGEModel,
+    graph: KnowledgeGraph,
+    config: TrainConfig,
+    progress: bool = True,
+    on_epoch: Callable[[EpochRecord], bool | None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``graph.splits['train']`` in place.
+
+    ``on_epoch`` is called after every epoch; returning False cancels training (the dashboard's stop
+    button). With ``eval_every`` > 0 the model with the best validation MRR is restored at the end.
+    """
+    config.validate()
+    generator = seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model.to(device)
+    train_triples = graph.splits["train"]
+    if train_triples.shape[0] == 0:
+        raise KGError("No training triples.")
+    known = TripleSet(train_triples, graph.num_entities, graph.num_relations) if config.filtered_negatives else None
+    sampler = NegativeSampler(graph.num_entities, config.num_negatives, known)
+    optimizers = make_optimizer(model, config.optimizer, config.lr)
+    valid = graph.splits["valid"]
+    do_validate = config.eval_every > 0 and valid.shape[0] > 0
+
+    history: list[EpochRecord] = []
+    best_mrr, best_epoch, best_state = -math.inf, 0, None
+    checks_without_improvement = 0
+    stopped_early = cancelled = False
+    n = train_triples.shape[0]
+    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        total_loss, extras_sum, batches = 0.0, {}, 0
+        for begin in range(0, n, config.batch_size):
+            pos = train_triples[order[begin:begin + config.batch_size]]
+            neg, mask = sampler.sample(pos, generator)
+            pos, neg = pos.to(device), neg.to(device)
+            mask = mask.to(device) if mask is not None else None
+            aux = model.auxiliary_step(pos)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            pos_scores = model.score_triples(pos[:, 0], pos[:, 1], pos[:, 2])
+            neg_flat = neg.reshape(-1, 3)
+            neg_scores = model.score_triples(neg_flat[:, 0], neg_flat[:, 1], neg_flat[:, 2]).view(neg.shape[:2])
+            loss = ranking_loss(pos_scores, neg_scores, config, mask)
+            extra = model.extra_loss(pos)
+            for term in extra.values():
+                loss = loss + term
+            loss.backward()
+            for opt in optimizers:
+                opt.step()
+            touched = torch.cat([pos[:, 0], pos[:, 2], neg_flat[:, 0], neg_flat[:, 2]]).unique()
+            model.after_step(touched)
+            total_loss += float(loss)
+            for key, value in {**{k: float(v) for k, v in extra.items()}, **aux}.items():
+                extras_sum[key] = extras_sum.get(key, 0.0) + value
+            batches += 1
+        record = EpochRecord(
+            epoch=epoch,
+            loss=total_loss / batches,
+            seconds=time.perf_counter() - start,
+            extras={k: v / batches for k, v in extras_sum.items()},
+        )
+        if do_validate and (epoch % config.eval_every == 0 or epoch == config.epochs):
+            metrics = evaluate(model, graph, split="valid", max_triples=config.eval_max_triples,
+                               seed=config.seed, progress=False)
+            record.valid_mrr = metrics["mrr"]
+            if record.valid_mrr > best_mrr:
+                best_mrr, best_epoch = record.valid_mrr, epoch
+                best_state = copy.deepcopy(model.state_dict())
+                checks_without_improvement = 0
+            else:
+                checks_without_improvement += 1
+        history.append(record)
+        bar.set_postfix(loss=f"{record.loss:.4f}", **({"valid_mrr": f"{record.valid_mrr:.3f}"}
+                                                       if record.valid_mrr is not None else {}))
+        if on_epoch is not None and on_epoch(record) is False:
+            cancelled = True
+            break
+        if do_validate and checks_without_improvement >= config.patience:
+            stopped_early = True
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = history[-1].epoch if history else 0
+    model.eval()
+    return TrainResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_valid_mrr=None if best_mrr == -math.inf else best_mrr,
+        stopped_early=stopped_early,
+        cancelled=cancelled,
+    )
