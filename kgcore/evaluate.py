@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import kernels
 from .errors import KGError
 from .graph import KnowledgeGraph
 
@@ -56,6 +58,10 @@ def _filter_indices(graph: KnowledgeGraph) -> tuple[FilterIndex, FilterIndex]:
 
 def realistic_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Rank of ``scores[i, targets[i]]`` in row i; filtered-out entries must already be -inf."""
+    if kernels.AVAILABLE and scores.device.type == "cpu" and scores.dtype == torch.float32:
+        out = np.empty(scores.shape[0], dtype=np.float64)
+        kernels.realistic_ranks(scores.contiguous().numpy(), targets.numpy(), out)
+        return torch.from_numpy(out)
     target_scores = scores.gather(1, targets.unsqueeze(1))
     better = (scores > target_scores).sum(1)
     tied = (scores == target_scores).sum(1) - 1  # minus the target itself

@@ -6,7 +6,10 @@ thousands of queries is a few BLAS calls rather than a broadcast over [B, N, D].
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from . import kernels
 
 
 def transe_score(head: torch.Tensor, relation: torch.Tensor, tail: torch.Tensor, p_norm: int) -> torch.Tensor:
@@ -24,4 +27,15 @@ def transe_score_all(query: torch.Tensor, candidates: torch.Tensor, p_norm: int)
         # ||q - c||^2 = ||q||^2 + ||c||^2 - 2 q.c ; clamp guards the tiny negatives of cancellation.
         sq = (query * query).sum(-1, keepdim=True) + (candidates * candidates).sum(-1) - 2.0 * query @ candidates.T
         return -sq.clamp_min(0.0).sqrt()
+    if p_norm == 1 and _use_kernel(query, candidates):
+        out = np.empty((query.shape[0], candidates.shape[0]), dtype=np.float32)
+        kernels.negative_l1(query.detach().contiguous().numpy(), candidates.detach().contiguous().numpy(), out)
+        return torch.from_numpy(out)
     return -torch.cdist(query.unsqueeze(0), candidates.unsqueeze(0), p=float(p_norm)).squeeze(0)
+
+
+def _use_kernel(query: torch.Tensor, candidates: torch.Tensor) -> bool:
+    """The numba L1 kernel serves CPU float32 inference; autograd and GPUs take torch's path."""
+    needs_grad = torch.is_grad_enabled() and (query.requires_grad or candidates.requires_grad)
+    return (kernels.AVAILABLE and not needs_grad and query.device.type == "cpu"
+            and query.dtype == torch.float32 and candidates.dtype == torch.float32)

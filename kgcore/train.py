@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .errors import KGError
 from .evaluate import evaluate
 from .graph import KnowledgeGraph
+from .embedding import RowEmbedding, RowOptimizer
 from .models import KGEModel
 from .sampling import NegativeSampler, TripleSet
 
@@ -97,23 +98,18 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def make_optimizer(model: KGEModel, name: str, lr: float) -> list[torch.optim.Optimizer]:
-    """Sparse embedding gradients get a sparse-capable optimizer; dense parameters (filters,
-    attribute vectors) a dense one. Only the rows a batch touches are updated, which is what makes an
-    epoch fast on a CPU."""
-    sparse = [m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.sparse]
-    sparse_ids = {id(p) for p in sparse}
-    dense = [p for p in model.parameters() if id(p) not in sparse_ids and p.requires_grad]
-    optimizers: list[torch.optim.Optimizer] = []
-    if name == "sgd":
-        return [torch.optim.SGD(sparse + dense, lr=lr)]
-    if name == "adagrad":
-        return [torch.optim.Adagrad(sparse + dense, lr=lr)]
-    if sparse:
-        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
-    if dense:
-        optimizers.append(torch.optim.Adam(dense, lr=lr))
-    return optimizers
+def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer, torch.optim.Optimizer | None]:
+    """Embedding tables get the row-wise optimizer (only the rows a batch touched are updated, which is
+    what makes an epoch fast on a CPU); other parameters (filters, attribute vectors) a dense one of the
+    same kind. Parameters a model optimises itself (discriminators) have ``requires_grad`` off or are
+    kept out of ``model.parameters()``' trainable set by the model."""
+    tables = [m for m in model.modules() if isinstance(m, RowEmbedding)]
+    rows = RowOptimizer(tables, name, lr)
+    dense = [p for p in model.trainable_dense_parameters() if p.requires_grad]
+    if not dense:
+        return rows, None
+    dense_cls = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name]
+    return rows, dense_cls(dense, lr=lr)
 
 
 def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,
@@ -160,7 +156,8 @@ def train(
         raise KGError("No training triples.")
     known = TripleSet(train_triples, graph.num_entities, graph.num_relations) if config.filtered_negatives else None
     sampler = NegativeSampler(graph.num_entities, config.num_negatives, known)
-    optimizers = make_optimizer(model, config.optimizer, config.lr)
+    row_optimizer, dense_optimizer = make_optimizer(model, config.optimizer, config.lr)
+    optimizers = [opt for opt in (row_optimizer, dense_optimizer) if opt is not None]
     valid = graph.splits["valid"]
     do_validate = config.eval_every > 0 and valid.shape[0] > 0
 
@@ -183,9 +180,10 @@ def train(
             aux = model.auxiliary_step(pos)
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            pos_scores = model.score_triples(pos[:, 0], pos[:, 1], pos[:, 2])
-            neg_flat = neg.reshape(-1, 3)
-            neg_scores = model.score_triples(neg_flat[:, 0], neg_flat[:, 1], neg_flat[:, 2]).view(neg.shape[:2])
+            # Positives and negatives in one call: one lookup per table per step.
+            both = torch.cat([pos, neg.reshape(-1, 3)])
+            scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+            pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
             loss = ranking_loss(pos_scores, neg_scores, config, mask)
             extra = model.extra_loss(pos)
             for term in extra.values():
@@ -193,9 +191,8 @@ def train(
             loss.backward()
             for opt in optimizers:
                 opt.step()
-            touched = torch.cat([pos[:, 0], pos[:, 2], neg_flat[:, 0], neg_flat[:, 2]]).unique()
-            model.after_step(touched)
-            total_loss += float(loss)
+            model.after_step(row_optimizer.rows_touched(model.entity))
+            total_loss += float(loss.detach())
             for key, value in {**{k: float(v) for k, v in extra.items()}, **aux}.items():
                 extras_sum[key] = extras_sum.get(key, 0.0) + value
             batches += 1

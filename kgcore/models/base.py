@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..embedding import RowEmbedding, unit_norm
 from ..scoring import transe_score, transe_score_all
 
 
@@ -32,7 +33,6 @@ class ModelConfig:
     model: str = "transe"
     dim: int = 100
     p_norm: int = 1
-    sparse: bool = True
     # Debiasing options (used by the ``kl`` and ``bose`` models).
     debias: list[str] = field(default_factory=list)
     kl_weight: float = 1.0
@@ -61,8 +61,9 @@ class KGEModel(nn.Module):
         self.num_relations = num_relations
         self.dim = config.dim
         self.p_norm = config.p_norm
-        self.entity = nn.Embedding(num_entities, config.dim, sparse=config.sparse)
-        self.relation = nn.Embedding(num_relations, config.dim, sparse=config.sparse)
+        # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.embedding).
+        self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm)
+        self.relation = RowEmbedding(num_relations, config.dim)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -71,17 +72,12 @@ class KGEModel(nn.Module):
         nn.init.uniform_(self.entity.weight, -bound, bound)
         nn.init.uniform_(self.relation.weight, -bound, bound)
         with torch.no_grad():
-            self.relation.weight.div_(self.relation.weight.norm(dim=1, keepdim=True).clamp_min(1e-12))
+            self.relation.weight.copy_(unit_norm(self.relation.weight))
             self.normalize_entities()
 
     @torch.no_grad()
-    def normalize_entities(self, ids: torch.Tensor | None = None) -> None:
-        weight = self.entity.weight
-        if ids is None:
-            weight.div_(weight.norm(dim=1, keepdim=True).clamp_min(1e-12))
-        else:
-            rows = weight[ids]
-            weight[ids] = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    def normalize_entities(self) -> None:
+        self.entity.weight.copy_(unit_norm(self.entity.weight))
 
     # ------------------------------------------------------------------ representations
     def represent(self, emb: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
@@ -104,11 +100,11 @@ class KGEModel(nn.Module):
 
     # ------------------------------------------------------------------ scoring
     def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        head = self.entity_vectors(h)
+        head, tail = self.entity_vectors(torch.cat([h, t])).split(h.shape[0])
         adjust = self.head_adjustment(h, r, t)
         if adjust is not None:
             head = head + adjust
-        return transe_score(head, self.relation(r), self.entity_vectors(t), self.p_norm)
+        return transe_score(head, self.relation(r), tail, self.p_norm)
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (h, r, c) for every candidate entity c: [B, N]."""
@@ -145,13 +141,20 @@ class KGEModel(nn.Module):
         return scores
 
     # ------------------------------------------------------------------ training hooks
+    def trainable_dense_parameters(self) -> list[nn.Parameter]:
+        """Parameters the training loop's dense optimizer updates (embedding tables have their own).
+
+        Models with an inner optimisation (Bose's discriminators) leave those parameters out.
+        """
+        return [p for p in self.parameters() if p.requires_grad]
+
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named loss terms added to the ranking loss for this batch of positive triples."""
         return {}
 
-    def after_step(self, batch_entities: torch.Tensor) -> None:
-        """Keep entity embeddings on the unit sphere (only the rows the step touched)."""
-        self.normalize_entities(batch_entities)
+    def after_step(self, touched_entities: torch.Tensor | None) -> None:
+        """Constraints beyond the tables' own (entities are kept on the unit sphere by their table's
+        ``constraint`` as the optimizer updates them)."""
 
     def auxiliary_step(self, batch: torch.Tensor) -> dict[str, float]:
         """An inner optimisation the model runs each step (adversaries); returns logged values."""

@@ -1,0 +1,199 @@
+"""Embedding tables whose gradients stay row-sparse without torch's sparse tensors.
+
+A TransE batch touches a few thousand of the ~15k entity rows. ``nn.Embedding(sparse=True)`` plus
+``SparseAdam`` spends most of a CPU step building, coalescing and adding sparse tensors; here each lookup
+records ``(ids, grad)`` during backward, and ``RowOptimizer`` sums them per unique row and updates only
+those rows. Any number of lookups per step works (the KL loss looks up attribute values too).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import kernels
+
+
+def unit_norm(rows: torch.Tensor) -> torch.Tensor:
+    """Project rows onto the unit L2 sphere (Bordes et al. 2013 normalise entities every step)."""
+    return rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class _RowGather(torch.autograd.Function):
+    """Forward: rows of the table. Backward: hand (ids, grad) to the table, nothing to autograd."""
+
+    @staticmethod
+    def forward(ctx, anchor: torch.Tensor, weight: torch.Tensor, ids: torch.Tensor, table: "RowEmbedding"):
+        ctx.ids = ids
+        ctx.table = table
+        return weight.index_select(0, ids)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        ctx.table.pending.append((ctx.ids, grad))
+        return None, None, None, None
+
+
+class RowEmbedding(nn.Module):
+    """A ``[num, dim]`` table read with ``table(ids)``; its gradient is collected as rows.
+
+    ``weight`` is a Parameter (so state_dicts and ``.to(device)`` work as for ``nn.Embedding``) with
+    ``requires_grad=False``: only ``RowOptimizer`` updates it. Outside training, or under no_grad, a
+    lookup is a plain ``index_select``.
+    """
+
+    def __init__(self, num: int, dim: int,
+                 constraint: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num, dim), requires_grad=False)
+        # Applied to every row right after it is updated (TransE keeps entities on the unit sphere).
+        self.constraint = constraint
+        # A zero-size leaf that requires grad, so autograd calls our backward.
+        self.register_buffer("_anchor", torch.zeros(0), persistent=False)
+        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.weight.shape[1]
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return self.weight.index_select(0, ids.reshape(-1)).view(*ids.shape, -1)
+        anchor = self._anchor.requires_grad_(True)
+        flat = ids.reshape(-1)
+        return _RowGather.apply(anchor, self.weight, flat, self).view(*ids.shape, -1)
+
+    def take_gradient(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Unique touched rows and their summed gradients since the last call (None if untouched)."""
+        if not self.pending:
+            return None
+        ids = torch.cat([i for i, _ in self.pending])
+        grads = torch.cat([g for _, g in self.pending])
+        self.pending.clear()
+        rows, inverse = torch.unique(ids, return_inverse=True)
+        summed = torch.zeros((rows.numel(), grads.shape[1]), dtype=grads.dtype, device=grads.device)
+        summed.index_add_(0, inverse, grads)
+        return rows, summed
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class RowOptimizer:
+    """Lazy Adam / SGD / Adagrad over the touched rows of ``RowEmbedding`` tables.
+
+    Adam here is the "lazy" variant of ``torch.optim.SparseAdam``: moments of untouched rows are not
+    decayed and bias correction uses the global step. The two moments live interleaved in one
+    ``[N, 2, D]`` buffer so a step reads and writes each touched row's state in one gather and one
+    scatter; the table's ``constraint`` is applied in the same pass. On a CPU these row gathers are
+    memory-latency bound, so fewer of them is what makes a step fast.
+    """
+
+    def __init__(self, tables: list[RowEmbedding], kind: str = "adam", lr: float = 0.01,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        if kind not in ("adam", "sgd", "adagrad"):
+            raise ValueError(f"unknown optimizer {kind!r}")
+        self.tables = tables
+        self.kind = kind
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.steps = 0
+        self.state: dict[int, torch.Tensor] = {}
+        self.fast_state: dict[int, dict[str, np.ndarray]] = {}
+        self.touched: dict[int, torch.Tensor] = {}
+
+    @staticmethod
+    def _fast_path(table: RowEmbedding) -> bool:
+        weight = table.weight
+        return (kernels.AVAILABLE and weight.device.type == "cpu" and weight.dtype == torch.float32
+                and weight.is_contiguous() and table.constraint in (None, unit_norm))
+
+    def _fast_step(self, table: RowEmbedding) -> None:
+        """Fused numba kernels: accumulate, update and constrain each touched row in one pass."""
+        weight = table.weight.detach().numpy()
+        key = id(table)
+        if key not in self.fast_state:
+            n, d = weight.shape
+            state = {"acc": np.zeros((n, d), np.float32), "flags": np.zeros(n, np.uint8),
+                     "touched": np.zeros(n, np.int64)}
+            if self.kind == "adam":
+                state["m"], state["v"] = np.zeros((n, d), np.float32), np.zeros((n, d), np.float32)
+            elif self.kind == "adagrad":
+                state["sum"] = np.zeros((n, d), np.float32)
+            self.fast_state[key] = state
+        state = self.fast_state[key]
+        ids = torch.cat([i for i, _ in table.pending]).numpy()
+        grads = torch.cat([g for _, g in table.pending]).to(torch.float32).contiguous().numpy()
+        table.pending.clear()
+        count = kernels.accumulate(ids, grads, state["acc"], state["flags"], state["touched"])
+        rows = state["touched"][:count]
+        unit = table.constraint is unit_norm
+        if self.kind == "adam":
+            beta1, beta2 = self.betas
+            kernels.adam_rows(rows, state["acc"], state["flags"], weight, state["m"], state["v"], self.lr,
+                                  beta1, beta2, self.eps, 1 - beta1 ** self.steps, 1 - beta2 ** self.steps, unit)
+        elif self.kind == "adagrad":
+            kernels.adagrad_rows(rows, state["acc"], state["flags"], weight, state["sum"], self.lr, unit)
+        else:
+            kernels.sgd_rows(rows, state["acc"], state["flags"], weight, self.lr, unit)
+        self.touched[key] = torch.from_numpy(np.sort(rows))
+
+    def _state(self, table: RowEmbedding) -> torch.Tensor:
+        key = id(table)
+        if key not in self.state:
+            n, d = table.weight.shape
+            slots = {"adam": 2, "adagrad": 1, "sgd": 0}[self.kind]
+            self.state[key] = torch.zeros((n, slots * d), dtype=table.weight.dtype, device=table.weight.device)
+        return self.state[key]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for table in self.tables:
+            table.pending.clear()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        self.touched = {}
+        for table in self.tables:
+            if table.pending and self._fast_path(table):
+                self._fast_step(table)
+                continue
+            taken = table.take_gradient()
+            if taken is None:
+                continue
+            rows, grad = taken
+            self.touched[id(table)] = rows
+            weight = table.weight
+            current = weight.index_select(0, rows)
+            if self.kind == "sgd":
+                updated = current.sub_(grad, alpha=self.lr)
+            elif self.kind == "adagrad":
+                state = self._state(table)
+                acc = state.index_select(0, rows).addcmul_(grad, grad)
+                state.index_copy_(0, rows, acc)
+                updated = current.addcdiv_(grad, acc.sqrt_().add_(1e-10), value=-self.lr)
+            else:
+                state = self._state(table)
+                beta1, beta2 = self.betas
+                moments = state.index_select(0, rows)
+                m, v = moments.split(grad.shape[1], dim=1)
+                m.mul_(beta1).add_(grad, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                state.index_copy_(0, rows, moments)
+                step_size = self.lr / (1 - beta1 ** self.steps)
+                denom = (v / (1 - beta2 ** self.steps)).sqrt_().add_(self.eps)
+                updated = current.addcdiv_(m, denom, value=-step_size)
+            if table.constraint is not None:
+                updated = table.constraint(updated)
+            weight.index_copy_(0, rows, updated)
+
+    def rows_touched(self, table: RowEmbedding) -> torch.Tensor | None:
+        """Rows the last ``step`` updated in ``table``."""
+        return self.touched.get(id(table))
