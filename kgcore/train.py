@@ -7,6 +7,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .errors import KGError
 from .evaluate import evaluate
+from .io import save_state_dict
 from .graph import KnowledgeGraph
 from .embedding import RowEmbedding, RowOptimizer
 from .models import KGEModel
@@ -23,6 +25,7 @@ from .sampling import NegativeSampler, TripleSet
 
 LOSSES = ("margin", "softplus", "nssa")
 OPTIMIZERS = ("adam", "sgd", "adagrad")
+NEGATIVE_MODES = ("corrupt", "shared")
 
 
 @dataclass
@@ -34,6 +37,10 @@ class TrainConfig:
     loss: str = "margin"  # margin ranking (Bordes et al.), softplus, or self-adversarial (Sun et al. 2019)
     margin: float = 1.0
     num_negatives: int = 1
+    # "corrupt": each positive gets its own corrupted head or tail (Bordes et al.); "shared": one pool
+    # of num_negatives entities per batch, scored as heads and tails of every positive. Pools of
+    # hundreds of negatives then cost a matrix product instead of a gather per negative.
+    negative_mode: str = "corrupt"
     filtered_negatives: bool = False
     adversarial_temperature: float = 1.0
     seed: int = 0
@@ -55,6 +62,10 @@ class TrainConfig:
             raise KGError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
         if self.optimizer not in OPTIMIZERS:
             raise KGError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        if self.negative_mode not in NEGATIVE_MODES:
+            raise KGError(f"Unknown negative mode {self.negative_mode!r}; choose one of {', '.join(NEGATIVE_MODES)}.")
+        if self.negative_mode == "shared" and self.filtered_negatives:
+            raise KGError("Filtered negatives are only supported with negative_mode='corrupt'.")
         for name in ("epochs", "batch_size", "num_negatives"):
             if getattr(self, name) < 1:
                 raise KGError(f"{name} must be at least 1 (got {getattr(self, name)}).")
@@ -141,11 +152,14 @@ def train(
     config: TrainConfig,
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], bool | None] | None = None,
+    checkpoint_path: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``graph.splits['train']`` in place.
 
     ``on_epoch`` is called after every epoch; returning False cancels training (the dashboard's stop
     button). With ``eval_every`` > 0 the model with the best validation MRR is restored at the end.
+    ``checkpoint_path`` receives the best model so far (or the latest, without validation) after each
+    epoch, written atomically, so an interrupted run keeps its progress.
     """
     config.validate()
     generator = seed_everything(config.seed)
@@ -174,16 +188,24 @@ def train(
         total_loss, extras_sum, batches = 0.0, {}, 0
         for begin in range(0, n, config.batch_size):
             pos = train_triples[order[begin:begin + config.batch_size]]
-            neg, mask = sampler.sample(pos, generator)
-            pos, neg = pos.to(device), neg.to(device)
-            mask = mask.to(device) if mask is not None else None
-            aux = model.auxiliary_step(pos)
+            aux = model.auxiliary_step(pos.to(device))
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            # Positives and negatives in one call: one lookup per table per step.
-            both = torch.cat([pos, neg.reshape(-1, 3)])
-            scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
-            pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
+            if config.negative_mode == "shared":
+                pool = torch.randint(graph.num_entities, (config.num_negatives,), generator=generator).to(device)
+                pos = pos.to(device)
+                pos_scores = model.score_triples(pos[:, 0], pos[:, 1], pos[:, 2])
+                neg_scores = torch.cat([model.score_tails(pos[:, 0], pos[:, 1], candidates=pool),
+                                        model.score_heads(pos[:, 1], pos[:, 2], candidates=pool)], dim=1)
+                mask = None
+            else:
+                neg, mask = sampler.sample(pos, generator)
+                pos, neg = pos.to(device), neg.to(device)
+                mask = mask.to(device) if mask is not None else None
+                # Positives and negatives in one call: one lookup per table per step.
+                both = torch.cat([pos, neg.reshape(-1, 3)])
+                scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+                pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
             loss = ranking_loss(pos_scores, neg_scores, config, mask)
             extra = model.extra_loss(pos)
             for term in extra.values():
@@ -213,6 +235,8 @@ def train(
             else:
                 checks_without_improvement += 1
         history.append(record)
+        if checkpoint_path is not None and (best_state is None or best_epoch == epoch):
+            save_state_dict(checkpoint_path, best_state if best_state is not None else model.state_dict())
         bar.set_postfix(loss=f"{record.loss:.4f}", **({"valid_mrr": f"{record.valid_mrr:.3f}"}
                                                        if record.valid_mrr is not None else {}))
         if on_epoch is not None and on_epoch(record) is False:

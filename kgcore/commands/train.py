@@ -9,7 +9,7 @@ from ..datasets import DataSource
 from ..evaluate import evaluate
 from ..models import MODELS, ModelConfig, build_model
 from ..runs import save_run
-from ..train import LOSSES, OPTIMIZERS, TrainConfig, train
+from ..train import LOSSES, NEGATIVE_MODES, OPTIMIZERS, TrainConfig, train
 from .common import add_data_arguments, data_source_from_args
 
 
@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--model", default="transe", help=f"model: {', '.join(sorted(MODELS))}")
     model.add_argument("--dim", type=int, default=100, help="embedding dimension")
     model.add_argument("--p-norm", type=int, choices=(1, 2), default=1, help="TransE distance: L1 or L2")
+    model.add_argument("--no-entity-norm", action="store_true",
+                       help="do not keep entity vectors on the unit sphere (for the nssa recipe)")
     model.add_argument("--debias", default="", metavar="ATTR[,ATTR]",
                        help="sensitive attributes to remove (kl and bose models), e.g. gender,religion")
     model.add_argument("--kl-weight", type=float, default=1.0, help="lambda of the KL term (kl model)")
@@ -40,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="margin ranking, softplus, or self-adversarial negative sampling (nssa)")
     opt.add_argument("--margin", type=float, default=1.0, help="margin (gamma for nssa)")
     opt.add_argument("--negatives", type=int, default=1, help="negatives per positive")
+    opt.add_argument("--negative-mode", choices=NEGATIVE_MODES, default="corrupt",
+                     help="corrupt: a corrupted head or tail per positive; shared: one pool of --negatives "
+                          "entities per batch, scored as heads and tails of every positive")
     opt.add_argument("--filtered-negatives", action="store_true",
                      help="redraw negatives that are known true training triples")
     opt.add_argument("--adversarial-temperature", type=float, default=1.0, help="alpha of nssa")
@@ -60,7 +65,7 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
     from ..whitelist import read_whitelist  # local: only needed with --whitelist
 
     return ModelConfig(
-        model=args.model, dim=args.dim, p_norm=args.p_norm,
+        model=args.model, dim=args.dim, p_norm=args.p_norm, entity_norm=not args.no_entity_norm,
         debias=[a.strip() for a in args.debias.split(",") if a.strip()],
         kl_weight=args.kl_weight, kl_target=args.kl_target,
         whitelist=read_whitelist(args.whitelist) if args.whitelist else [],
@@ -79,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     model_config = model_config_from_args(args)
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
-        margin=args.margin, num_negatives=args.negatives, filtered_negatives=args.filtered_negatives,
+        margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
+        filtered_negatives=args.filtered_negatives,
         adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
         patience=args.patience, device=args.device,
     )
@@ -89,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     model = build_model(model_config, graph)
     started = time.perf_counter()
-    result = train(model, graph, train_config, progress=not args.quiet)
+    checkpoint = Path(args.out) / "checkpoint.pt"  # progress survives an interrupted run
+    result = train(model, graph, train_config, progress=not args.quiet, checkpoint_path=checkpoint)
     metrics = {"train_seconds": time.perf_counter() - started}
     if graph.splits["valid"].shape[0]:
         metrics["valid"] = evaluate(model, graph, "valid", progress=not args.quiet)
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         metrics["test"] = evaluate(model, graph, "test", progress=not args.quiet)
         metrics["test_eval_seconds"] = time.perf_counter() - started
     path = save_run(args.out, model, graph, source, train_config, result, metrics, overwrite=args.overwrite)
+    checkpoint.unlink(missing_ok=True)
     summary = {"run": str(path), "seconds_per_epoch": result.seconds_per_epoch,
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}
     print(json.dumps(summary, indent=2))

@@ -33,6 +33,9 @@ class ModelConfig:
     model: str = "transe"
     dim: int = 100
     p_norm: int = 1
+    # Keep entity vectors on the unit sphere (Bordes et al. 2013); off for recipes that use a
+    # margin-based sigmoid loss on unconstrained vectors (Sun et al. 2019).
+    entity_norm: bool = True
     # Debiasing options (used by the ``kl`` and ``bose`` models).
     debias: list[str] = field(default_factory=list)
     kl_weight: float = 1.0
@@ -62,7 +65,7 @@ class KGEModel(nn.Module):
         self.dim = config.dim
         self.p_norm = config.p_norm
         # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.embedding).
-        self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm)
+        self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm if config.entity_norm else None)
         self.relation = RowEmbedding(num_relations, config.dim)
         self.reset_parameters()
 
