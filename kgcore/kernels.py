@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def accumulate(ids: np.ndarray, grads: np.ndarray, acc: np.ndarray, flags: np.ndarray,
                touched: np.ndarray) -> int:
     """Add ``grads[i]`` into ``acc[ids[i]]``; list each row once in ``touched``; return the count."""
@@ -46,7 +46,7 @@ def accumulate(ids: np.ndarray, grads: np.ndarray, acc: np.ndarray, flags: np.nd
     return n
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _finish_row(row: int, new: np.ndarray, weight: np.ndarray, acc: np.ndarray, flags: np.ndarray,
                 unit_norm: bool) -> None:
     """Write the updated row (projected to the unit sphere if asked) and reset its accumulator."""
@@ -65,7 +65,7 @@ def _finish_row(row: int, new: np.ndarray, weight: np.ndarray, acc: np.ndarray, 
     flags[row] = 0
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.ndarray, m: np.ndarray,
               v: np.ndarray, lr: float, beta1: float, beta2: float, eps: float, bias1: float, bias2: float,
               unit_norm: bool) -> None:
@@ -94,7 +94,7 @@ def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.n
         _finish_row(row, new, weight, acc, flags, unit_norm)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def adagrad_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.ndarray, total: np.ndarray,
                  lr: float, unit_norm: bool) -> None:
     dim = weight.shape[1]
@@ -111,7 +111,7 @@ def adagrad_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: n
         _finish_row(row, new, weight, acc, flags, unit_norm)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def sgd_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.ndarray, lr: float,
              unit_norm: bool) -> None:
     dim = weight.shape[1]
@@ -125,7 +125,7 @@ def sgd_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.nd
         _finish_row(row, new, weight, acc, flags, unit_norm)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
 def negative_l1(queries: np.ndarray, candidates: np.ndarray, out: np.ndarray) -> None:
     """``out[i, j] = -||queries[i] - candidates[j]||_1``, four queries per pass over the candidates so
     each candidate row loaded is used four times."""
@@ -158,7 +158,7 @@ def negative_l1(queries: np.ndarray, candidates: np.ndarray, out: np.ndarray) ->
                     out[q, c] = -s
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def realistic_ranks(scores: np.ndarray, targets: np.ndarray, out: np.ndarray) -> None:
     """``1 + #(score > target score) + #(ties other than the target) / 2`` per row, in one pass."""
     n_rows, n_cols = scores.shape

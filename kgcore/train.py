@@ -23,7 +23,7 @@ from .embedding import RowEmbedding, RowOptimizer
 from .models import KGEModel
 from .sampling import NegativeSampler, TripleSet
 
-LOSSES = ("margin", "softplus", "nssa")
+LOSSES = ("margin", "softplus", "nssa", "softmax")
 OPTIMIZERS = ("adam", "sgd", "adagrad")
 NEGATIVE_MODES = ("corrupt", "shared")
 
@@ -34,7 +34,8 @@ class TrainConfig:
     batch_size: int = 1024
     lr: float = 0.01
     optimizer: str = "adam"
-    loss: str = "margin"  # margin ranking (Bordes et al.), softplus, or self-adversarial (Sun et al. 2019)
+    # margin ranking (Bordes et al.), softplus, self-adversarial (Sun et al. 2019) or softmax cross-entropy
+    loss: str = "margin"
     margin: float = 1.0
     num_negatives: int = 1
     # "corrupt": each positive gets its own corrupted head or tail (Bordes et al.); "shared": one pool
@@ -136,6 +137,10 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,
         if mask is not None:
             return (per_neg * mask).sum() / mask.sum().clamp_min(1.0)
         return per_neg.mean()
+    if config.loss == "softmax":
+        # Cross-entropy of the positive against its negatives (LibKGE's "kl" loss; Ruffinelli et al. 2020).
+        logits = torch.cat([pos.unsqueeze(1), neg if mask is None else neg.masked_fill(mask == 0, float("-inf"))], 1)
+        return F.cross_entropy(logits, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device))
     # Self-adversarial negative sampling (Sun et al., 2019, eq. 5) with margin gamma = config.margin.
     weights = torch.softmax(config.adversarial_temperature * neg.detach(), dim=1)
     if mask is not None:

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--lr", type=float, default=0.01, help="learning rate")
     opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     opt.add_argument("--loss", choices=LOSSES, default="margin",
-                     help="margin ranking, softplus, or self-adversarial negative sampling (nssa)")
+                     help="margin ranking, softplus, self-adversarial negative sampling (nssa), or softmax cross-entropy")
     opt.add_argument("--margin", type=float, default=1.0, help="margin (gamma for nssa)")
     opt.add_argument("--negatives", type=int, default=1, help="negatives per positive")
     opt.add_argument("--negative-mode", choices=NEGATIVE_MODES, default="corrupt",
