@@ -24,9 +24,11 @@ def transe_score_all(query: torch.Tensor, candidates: torch.Tensor, p_norm: int)
     ``query = t - r`` and candidates are heads (||h + r - t|| = ||h - (t - r)||).
     """
     if p_norm == 2:
-        # ||q - c||^2 = ||q||^2 + ||c||^2 - 2 q.c ; clamp guards the tiny negatives of cancellation.
+        # ||q - c||^2 = ||q||^2 + ||c||^2 - 2 q.c. The clamp guards the tiny negatives of cancellation, and
+        # its floor above zero keeps sqrt's gradient finite when a candidate coincides with the query
+        # (a shared negative that is the true tail); sqrt'(0) = inf would turn the step into NaN.
         sq = (query * query).sum(-1, keepdim=True) + (candidates * candidates).sum(-1) - 2.0 * query @ candidates.T
-        return -sq.clamp_min(0.0).sqrt()
+        return -sq.clamp_min(1e-12).sqrt()
     if p_norm == 1 and _use_kernel(query, candidates):
         out = np.empty((query.shape[0], candidates.shape[0]), dtype=np.float32)
         kernels.negative_l1(query.detach().contiguous().numpy(), candidates.detach().contiguous().numpy(), out)

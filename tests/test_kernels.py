@@ -57,3 +57,10 @@ def test_fused_row_optimizer_matches_torch_path(kind, monkeypatch):
         return table.weight.detach().clone()
 
     assert torch.allclose(run(True), run(False), atol=1e-5)
+
+
+def test_l2_gradient_is_finite_when_a_candidate_equals_the_query():
+    query = torch.tensor([[0.5, -0.5]], requires_grad=True)
+    candidates = torch.tensor([[0.5, -0.5], [1.0, 1.0]], requires_grad=True)
+    transe_score_all(query, candidates, 2).sum().backward()
+    assert torch.isfinite(query.grad).all() and torch.isfinite(candidates.grad).all()
