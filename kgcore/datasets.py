@@ -104,3 +104,13 @@ def _load_fb15k237(source: DataSource) -> KnowledgeGraph:
 
 
 BUILTIN_DATASETS["fb15k237"] = _load_fb15k237
+
+
+def _load_demo(source: DataSource) -> KnowledgeGraph:
+    """The synthetic demo world; ``source.options`` sets its size and seed (e.g. {"n_people": 500, "seed": 1})."""
+    from .demo import load_demo_source  # imported here: kgcore.demo is only needed when the demo is asked for
+
+    return load_demo_source(source)
+
+
+BUILTIN_DATASETS["demo"] = _load_demo

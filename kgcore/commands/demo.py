@@ -1,0 +1,182 @@
+"""``python -m kgcore demo``: export the synthetic demo world, or rebuild the pretrained demo runs.
+
+``--rebuild`` generates the demo world from its seed, trains every demo model that is installed
+(``transe``, then the debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out``
+(default ``assets/demo``) with ``bias_<attribute>.csv`` tables beside the run files, plus
+``manifest.json`` (world size, timings, top professions). ``--export DIR`` writes the world's
+``train/valid/test.txt`` and ``labels.tsv``.
+
+Determinism: the world files depend only on the seed (pure Python, same bytes everywhere). Training is
+seeded and runs with torch's deterministic algorithms on ``--threads`` CPU threads (default 1), so a rerun
+gives byte-identical ``model.pt``, ``config.json``, id maps and bias tables *with the same torch version on
+the same kind of CPU* (other versions or instruction sets may round differently). ``metrics.json``,
+``history.csv`` and ``manifest.json`` also record wall-clock times, which differ from run to run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..datasets import DataSource
+from ..demo import DEFAULT_WHITELIST, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
+from ..errors import KGError
+from ..evaluate import evaluate
+from ..io import write_json, write_text
+from ..models import MODELS, ModelConfig, build_model
+from ..runs import save_run
+from ..train import TrainConfig, seed_everything, train
+
+DEFAULT_OUT = "assets/demo"
+DEMO_MODELS = ("transe", "kl", "bose")
+# Settings of the shipped demo runs: TransE learns the demo world's skews in well under a minute.
+DEMO_DIM = 64
+DEMO_EPOCHS = 30
+DEMO_BATCH_SIZE = 1024
+DEMO_LR = 0.01
+TOP_PROFESSIONS = 5
+
+
+def demo_model_config(name: str, dim: int = DEMO_DIM) -> ModelConfig:
+    """The demo's configuration of each model: the debiased ones remove gender, with the demo whitelist."""
+    if name == "transe":
+        return ModelConfig(model="transe", dim=dim)
+    return ModelConfig(model=name, dim=dim, debias=["gender"], whitelist=[list(p) for p in DEFAULT_WHITELIST])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="export the synthetic demo world, or rebuild the pretrained demo runs",
+        description="The demo world is a synthetic knowledge graph of invented people whose "
+                    "profession-by-gender counts follow published figures (kgcore/demo.py lists them). "
+                    "--export writes its triples; --rebuild trains the demo models on it and writes their run "
+                    "folders and bias tables, byte-identical for the same seed, torch version and CPU.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--rebuild", action="store_true",
+                        help="train the demo models (transe, kl, bose: those installed) and write their runs")
+    action.add_argument("--export", metavar="DIR", help="write train/valid/test.txt and labels.tsv to DIR")
+    world = parser.add_argument_group("world")
+    world.add_argument("--seed", type=int, default=0, help="seed of the demo world")
+    world.add_argument("--n-people", type=int, default=DemoWorldConfig.n_people, help="people in the world")
+    runs = parser.add_argument_group("rebuild")
+    runs.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder for the run folders")
+    runs.add_argument("--models", default=",".join(DEMO_MODELS), metavar="M[,M]",
+                      help="models to train; those not installed are skipped with a note")
+    runs.add_argument("--dim", type=int, default=DEMO_DIM, help="embedding dimension")
+    runs.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help="training epochs per model")
+    runs.add_argument("--batch-size", type=int, default=DEMO_BATCH_SIZE, help="training batch size")
+    runs.add_argument("--lr", type=float, default=DEMO_LR, help="learning rate")
+    runs.add_argument("--train-seed", type=int, default=0, help="seed of initialisation and batching")
+    runs.add_argument("--threads", type=int, default=1,
+                      help="CPU threads while training (fixed so that reruns give the same bytes)")
+    runs.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = DemoWorldConfig(seed=args.seed, n_people=args.n_people)
+    if args.export:
+        folder = write_demo_world(args.export, config)
+        print(json.dumps({"folder": str(folder), "notice": SYNTHETIC_NOTICE, "world_config": config.to_dict(),
+                          "training_graph": world_summary(_graph(config))}, indent=2))
+        return 0
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models:
+        raise KGError("--models is empty; name at least one of " + ", ".join(DEMO_MODELS) + ".")
+    unknown = [m for m in models if m not in DEMO_MODELS and m not in MODELS]
+    if unknown:
+        raise KGError(f"Unknown model(s) {', '.join(unknown)}; the demo trains {', '.join(DEMO_MODELS)} "
+                      f"(installed: {', '.join(sorted(MODELS))}).")
+    if args.threads < 1:
+        raise KGError(f"--threads must be at least 1 (got {args.threads}).")
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.train_seed,
+                               device="cpu")
+    train_config.validate()
+    manifest = rebuild(Path(args.out), config, models, train_config, dim=args.dim, threads=args.threads,
+                       progress=not args.quiet)
+    print(json.dumps({k: manifest[k] for k in ("out", "world", "trained", "skipped", "bias_tables")}, indent=2))
+    return 0
+
+
+def _graph(config: DemoWorldConfig):
+    return DataSource(dataset="demo", options=config.to_dict()).load()
+
+
+@contextmanager
+def deterministic_torch(threads: int) -> Iterator[None]:
+    """Deterministic kernels on a fixed number of threads, restored afterwards."""
+    previous_threads = torch.get_num_threads()
+    previous_mode = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous_mode)
+        torch.set_num_threads(previous_threads)
+
+
+def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config: TrainConfig,
+            dim: int = DEMO_DIM, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Train each installed model in ``models`` on the demo world and write ``out/<model>/`` run folders
+    with bias tables, and ``out/manifest.json``. Returns the manifest."""
+    source = DataSource(dataset="demo", options=config.to_dict())
+    graph = source.load()
+    manifest: dict[str, Any] = {
+        "out": str(out), "notice": SYNTHETIC_NOTICE, "world": world_summary(graph),
+        "world_config": config.to_dict(), "train_config": train_config.to_dict(), "dim": dim, "threads": threads,
+        "torch": torch.__version__, "trained": [], "skipped": [], "bias_tables": {}, "runs": {},
+    }
+    for name in models:
+        if name not in MODELS:
+            manifest["skipped"].append(name)
+            print(f"note: model {name!r} is not installed in this version of kgcore; skipped.")
+            continue
+        with deterministic_torch(threads):
+            seed_everything(train_config.seed)
+            model = build_model(demo_model_config(name, dim), graph)
+            started = time.perf_counter()
+            result = train(model, graph, train_config, progress=progress)
+            seconds = time.perf_counter() - started
+            metrics: dict[str, Any] = {"train_seconds": seconds}
+            if graph.splits["test"].shape[0]:
+                metrics["test"] = evaluate(model, graph, "test", progress=False)
+        path = save_run(out / name, model, graph, source, train_config, result, metrics, overwrite=True)
+        tables, top = write_bias_tables(model, graph, path)
+        manifest["trained"].append(name)
+        manifest["bias_tables"][name] = tables
+        manifest["runs"][name] = {"path": str(path), "train_seconds": seconds,
+                                  "seconds_per_epoch": result.seconds_per_epoch,
+                                  "test_mrr": metrics.get("test", {}).get("mrr"), "top_professions": top}
+    write_json(out / "manifest.json", manifest)
+    write_text(out / "README.txt", f"{SYNTHETIC_NOTICE}\nRegenerate with: python -m kgcore demo --rebuild "
+                                   f"--out {out} --seed {config.seed} --n-people {config.n_people}\n")
+    return manifest
+
+
+def write_bias_tables(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
+    """``bias_<attribute>.csv`` for every attribute of the spec (per profession: counts, shares, B per value),
+    when ``kgcore.bias`` is installed; also the top professions per gender value for the manifest."""
+    try:
+        from ..bias import measure_bias
+    except ImportError:
+        print("note: kgcore.bias is not installed in this version; no bias tables written.")
+        return [], {}
+    written, top = [], {}
+    for attribute in graph.spec.attribute_names:
+        result = measure_bias(model, graph, attribute=attribute)
+        frame = result.frame.sort_values(["people", "entity"], ascending=[False, True])
+        write_text(folder / f"bias_{attribute}.csv", frame.to_csv(index=False, float_format="%.9g"))
+        written.append(f"bias_{attribute}.csv")
+        if attribute == "gender":
+            for value in result.measured:
+                column = f"B_{value}"
+                ranked = frame[frame["people"] >= 10].sort_values([column, "label"], ascending=[False, True])
+                top[value] = ranked["label"].head(TOP_PROFESSIONS).tolist()
+    return written, top
