@@ -28,6 +28,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--labels", metavar="FILE", help="entity labels: TSV id<TAB>label or JSON")
     group.add_argument("--unseen", choices=UNSEEN_POLICIES, default="error",
                        help="valid/test entities absent from train: error (default), drop, or keep")
+    group.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="option of a built-in dataset, e.g. n_people=500 or seed=1 for the demo world")
     group.add_argument("--download", action="store_true",
                        help="download a built-in dataset if it is not found locally")
 
@@ -48,4 +50,22 @@ def data_source_from_args(args: argparse.Namespace) -> DataSource:
     if args.data_dir and spec is None:
         spec = DatasetSpec(name="custom")
     return DataSource(dataset=args.dataset, data_dir=args.data_dir, spec=spec, labels_file=args.labels,
-                      unseen=args.unseen, download=args.download)
+                      unseen=args.unseen, download=args.download, options=parse_options(args.data_option))
+
+
+def parse_options(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; values that read as numbers become numbers."""
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"Data option {item!r} must look like KEY=VALUE, e.g. n_people=500.")
+        parsed: object = value.strip()
+        for cast in (int, float):
+            try:
+                parsed = cast(value)
+                break
+            except ValueError:
+                continue
+        options[key.strip()] = parsed
+    return options
