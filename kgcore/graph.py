@@ -63,6 +63,7 @@ class KnowledgeGraph:
         unseen: str = "error",
         entity_names: Iterable[str] | None = None,
         relation_names: Iterable[str] | None = None,
+        sources: dict[str, str] | None = None,
     ) -> None:
         if "train" not in splits or not splits["train"]:
             raise DataError("The graph has no training triples.")
@@ -82,6 +83,7 @@ class KnowledgeGraph:
         self.relation_to_id = {r: i for i, r in enumerate(self.relations)}
         self.labels = dict(labels or {})
         self.spec = spec or DatasetSpec(name=name)
+        self.sources = dict(sources or {})  # split -> file it was read from, for error messages
         self.dropped: dict[str, int] = {}
         self.splits: dict[str, torch.Tensor] = {}
         for split, triples in splits.items():
@@ -95,22 +97,26 @@ class KnowledgeGraph:
         ent, rel = self.entity_to_id, self.relation_to_id
         ids = np.empty((len(triples), 3), dtype=np.int64)
         keep = np.ones(len(triples), dtype=bool)
-        unseen: list[str] = []
+        unseen: list[tuple[Triple, list[str]]] = []
         for i, (h, r, t) in enumerate(triples):
             hi, ri, ti = ent.get(h), rel.get(r), ent.get(t)
             if hi is None or ri is None or ti is None:
                 keep[i] = False
                 if len(unseen) < 3:
-                    missing = [x for x, v in ((h, hi), (r, ri), (t, ti)) if v is None]
-                    unseen.append(f"line {i + 1}: {', '.join(missing)}")
+                    unseen.append(((h, r, t), [x for x, v in ((h, hi), (r, ri), (t, ti)) if v is None]))
                 continue
             ids[i] = (hi, ri, ti)
         n_bad = int((~keep).sum())
         if n_bad:
             if not drop_unseen:
+                source = self.sources.get(split)
+                lines = _line_numbers(source, [triple for triple, _ in unseen]) if source else {}
+                examples = "; ".join(
+                    (f"line {lines[triple]}: " if triple in lines else "") + ", ".join(missing)
+                    for triple, missing in unseen)
                 raise DataError(
-                    f"{split}: {n_bad} triple(s) use entities or relations that never occur in train "
-                    f"(e.g. {'; '.join(unseen)}). No embedding can be learned for them: remove those "
+                    f"{source or split}: {n_bad} triple(s) use entities or relations that never occur in train "
+                    f"(e.g. {examples}). No embedding can be learned for them: remove those "
                     "triples, or pass --unseen drop to skip them (or --unseen keep to add them to the "
                     "vocabulary untrained, as benchmark releases do)."
                 )
@@ -148,6 +154,8 @@ class KnowledgeGraph:
         folder's ``labels.tsv``, ``entity2wikidata.json`` or ``FB15k_mid2name.txt`` if present.
         """
         folder = Path(folder)
+        if folder.is_file():
+            raise DataError(f"{folder} is a file; give the folder that holds train.txt (and valid.txt, test.txt).")
         if not folder.is_dir():
             raise DataError(f"Data folder {folder} does not exist. It must hold train.txt (and valid.txt, test.txt).")
         splits: dict[str, list[Triple]] = {}
@@ -162,8 +170,9 @@ class KnowledgeGraph:
                 continue
             splits[split] = read_triples(path)
         labels = load_labels(labels_file) if labels_file else load_folder_labels(folder)
+        sources = {split: str(_find_split_file(folder, split)) for split in splits}
         return cls(splits, labels=labels, spec=spec, name=name or (spec.name if spec else folder.name),
-                   unseen=unseen)
+                   unseen=unseen, sources=sources)
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -278,6 +287,22 @@ class KnowledgeGraph:
         return frame
 
 
+def _line_numbers(path: str, wanted: list[Triple]) -> dict[Triple, int]:
+    """Line numbers of the first occurrence of some triples in a file (only for error messages)."""
+    from .triples import _read_bytes
+
+    targets, found = set(wanted), {}
+    try:
+        text = _read_bytes(Path(path)).decode("utf-8", errors="replace")
+    except DataError:
+        return found
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        fields = tuple(field.strip() for field in line.rstrip("\r").split("\t"))
+        if fields in targets and fields not in found:
+            found[fields] = line_no
+    return found
+
+
 def _find_split_file(folder: Path, split: str) -> Path | None:
     for suffix in (".txt", ".tsv", ".txt.gz", ".tsv.gz"):
         path = folder / f"{split}{suffix}"
@@ -309,6 +334,10 @@ def load_labels(path: str | os.PathLike) -> dict[str, str]:
         return labels
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text.") from exc
+    except IsADirectoryError as exc:
+        raise DataError(f"Labels file {path} is a folder; give a TSV (id<TAB>label) or JSON file.") from exc
+    except OSError as exc:
+        raise DataError(f"Labels file {path} cannot be read ({exc.strerror or exc}).") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg}).") from exc
 

@@ -63,12 +63,20 @@ def history_frame(result: TrainResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def holds_run(path: str | os.PathLike) -> bool:
+    """Whether ``path`` already holds a (possibly incomplete) run that must not be overwritten silently."""
+    path = Path(path)
+    return (path / "model.pt").exists() or (path / "config.json").exists()
+
+
 def save_run(path: str | os.PathLike, model: KGEModel, graph: KnowledgeGraph, data: DataSource,
              train_config: TrainConfig, result: TrainResult | None = None,
              metrics: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
     """Write a run folder; refuses to replace an existing run unless ``overwrite``."""
     path = Path(path)
-    if (path / "model.pt").exists() and not overwrite:
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"{path} is a file, not a run folder; choose another --out.")
+    if holds_run(path) and not overwrite:
         raise CheckpointError(f"{path} already holds a run; choose another --out or pass --overwrite.")
     path.mkdir(parents=True, exist_ok=True)
     config = {
@@ -122,8 +130,12 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is missing; the run folder is incomplete.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path} is corrupted or not a kgcore checkpoint ({str(exc).splitlines()[0]}).") from exc
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError,
+            KeyError, IndexError, TypeError, AttributeError) as exc:
+        # torch.load reports damage in many ways (an empty file: a bare EOFError; text: a KeyError).
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointError(f"{path} is corrupted or not a kgcore checkpoint ({detail}); "
+                              "retrain the run or restore model.pt.") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} does not hold a state_dict of tensors.")
     return state
@@ -133,18 +145,22 @@ def load_run(path: str | os.PathLike, graph: KnowledgeGraph | None = None, devic
     """Reload a run folder; ``graph`` avoids reloading the data when the caller already has it."""
     path = Path(path)
     if not path.is_dir():
-        raise CheckpointError(f"Run folder {path} does not exist.")
+        what = "is a file, not a run folder" if path.exists() else "does not exist"
+        raise CheckpointError(f"Run folder {path} {what}; give a folder written by `kgcore train --out`.")
     config = read_json(path / "config.json")
     try:
         model_config = ModelConfig.from_dict(config["model"])
         train_config = TrainConfig.from_dict(config["train"])
         data = DataSource.from_dict(config["data"])
         expected = config["graph"]
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path / 'config.json'} lacks {exc}; it was not written by `kgcore train`.") from exc
+        expected_size = (int(expected["num_entities"]), int(expected["num_relations"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is malformed ({exc})"
+        raise CheckpointError(f"{path / 'config.json'} {what}; it was not written by `kgcore train` "
+                              "(retrain the run or restore config.json).") from exc
     if graph is None:
         graph = data.load()
-    if (graph.num_entities, graph.num_relations) != (expected["num_entities"], expected["num_relations"]) or \
+    if (graph.num_entities, graph.num_relations) != expected_size or \
             vocabulary_digest(graph) != expected.get("vocabulary_sha256", vocabulary_digest(graph)):
         raise CheckpointError(
             f"{path} was trained on a graph with {expected['num_entities']} entities and "

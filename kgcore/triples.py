@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 from .errors import DataError
@@ -20,8 +21,9 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise DataError(f"{path}: cannot be read ({exc}).") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; corrupt data zlib.error
+        hint = " The gzip file is truncated or corrupted; compress it again." if path.suffix == ".gz" else ""
+        raise DataError(f"{path}: cannot be read ({exc}).{hint}") from exc
 
 
 def parse_triples(data: bytes | str, source: str = "<upload>") -> list[Triple]:

@@ -44,9 +44,11 @@ def data_source_from_args(args: argparse.Namespace) -> DataSource:
     if args.spec:
         spec = BUILTIN_SPECS[args.spec]
     if attributes or args.target:
-        base = spec or DatasetSpec(name="custom")
+        # --dataset fb15k237 --attribute ... keeps the built-in spec's target and value labels.
+        base = spec or BUILTIN_SPECS.get(args.dataset or "") or DatasetSpec(name="custom")
         spec = DatasetSpec(name=base.name, attributes=tuple(attributes) or base.attributes,
-                           target=args.target or base.target, value_labels=base.value_labels)
+                           target=args.target or base.target, target_name=base.target_name,
+                           value_labels=base.value_labels)
     if args.data_dir and spec is None:
         spec = DatasetSpec(name="custom")
     return DataSource(dataset=args.dataset, data_dir=args.data_dir, spec=spec, labels_file=args.labels,

@@ -76,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import CheckpointError
+    from ..runs import holds_run
 
-    if (Path(args.out) / "model.pt").exists() and not args.overwrite:
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CheckpointError(f"{args.out} is a file, not a run folder; choose another --out.")
+    if holds_run(args.out) and not args.overwrite:
         raise CheckpointError(f"{args.out} already holds a run; choose another --out or pass --overwrite.")
     source: DataSource = data_source_from_args(args)
     graph = source.load()
