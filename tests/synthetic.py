@@ -74,3 +74,25 @@ def write_graph(folder: Path, splits: dict[str, list[Triple]]) -> Path:
     for name, triples in splits.items():
         write_triples(folder / f"{name}.txt", triples)
     return folder
+
+
+# ---- bias-measurement helpers (tests/test_bias.py) ----
+# Professions built to be all-female, all-male or balanced, so the sign of a bias score is known.
+SKEWED_PROFESSIONS = {"midwife": 1.0, "nanny": 1.0, "teacher": 0.5, "writer": 0.5,
+                      "lumberjack": 0.0, "bishop": 0.0}
+GROUP = "group_has_member"  # stored value -> person, like FB15k-237's /people/ethnicity/people
+
+
+def group_triples(n_people: int, professions: dict[str, str], seed: int = 0, loyalty: float = 0.9) -> list[Triple]:
+    """(group, GROUP, person) triples: person i (with people_triples' profession ``names[i % len]``) joins
+    the group named by ``professions[profession]`` with probability ``loyalty``, otherwise a random group."""
+    rng = random.Random(seed)
+    names = list(professions)
+    groups = sorted(set(professions.values()))
+    triples: list[Triple] = []
+    for i in range(n_people):
+        group = professions[names[i % len(names)]]
+        if rng.random() >= loyalty:
+            group = rng.choice(groups)
+        triples.append((group, GROUP, f"person{i}"))
+    return triples
