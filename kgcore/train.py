@@ -220,7 +220,7 @@ def train(
                 opt.step()
             model.after_step(row_optimizer.rows_touched(model.entity))
             total_loss += float(loss.detach())
-            for key, value in {**{k: float(v) for k, v in extra.items()}, **aux}.items():
+            for key, value in {**{k: float(v.detach()) for k, v in extra.items()}, **aux}.items():
                 extras_sum[key] = extras_sum.get(key, 0.0) + value
             batches += 1
         record = EpochRecord(

@@ -28,3 +28,11 @@ def build_model(config: ModelConfig, graph: "KnowledgeGraph") -> KGEModel:
 
 
 __all__ = ["KGEModel", "ModelConfig", "TransE", "MODELS", "build_model", "register_model"]
+
+
+# Debiased models, imported at the end: their modules import .base, never this package, so no import cycle.
+from .bose import build_bose  # noqa: E402
+from .kl import build_kl  # noqa: E402
+
+register_model("kl", build_kl)
+register_model("bose", build_bose)

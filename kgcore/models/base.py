@@ -114,17 +114,28 @@ class KGEModel(nn.Module):
         query = self.entity_vectors(h) + self.relation(r)
         cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
         scores = transe_score_all(query, cand, self.p_norm)
-        return self._adjust_tail_scores(scores, h, r, candidates)
+        return self._adjust_tail_scores(scores, h, r, candidates, query=query)
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (c, r, t) for every candidate entity c: [B, N]."""
         query = self.entity_vectors(t) - self.relation(r)
         cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
-        return transe_score_all(query, cand, self.p_norm)
+        scores = transe_score_all(query, cand, self.p_norm)
+        return self._adjust_head_scores(scores, r, t, candidates, query=query)
 
     def _adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
-                            candidates: torch.Tensor | None) -> torch.Tensor:
-        """Hook for models whose head vector depends on the tail (attribute embeddings)."""
+                            candidates: torch.Tensor | None, query: torch.Tensor | None = None) -> torch.Tensor:
+        """Hook for models whose head vector depends on the tail (attribute embeddings).
+
+        ``query`` is the head-side query h + r each row was scored with ([B, D]; for
+        ``score_head_embeddings`` built from the free head embedding, so adjusted scores stay
+        differentiable in it)."""
+        return scores
+
+    def _adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
+                            candidates: torch.Tensor | None, query: torch.Tensor | None = None) -> torch.Tensor:
+        """Same hook for head prediction: ``scores`` [B, N] of candidate heads c for (c, r_b, t_b);
+        ``query`` is t - r ([B, D])."""
         return scores
 
     def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
@@ -140,7 +151,7 @@ class KGEModel(nn.Module):
         scores = transe_score_all(query, self.entity_vectors(tails), self.p_norm)
         if heads is not None:
             r_ids = torch.full((head_emb.shape[0],), int(r), dtype=torch.long, device=head_emb.device)
-            scores = self._adjust_tail_scores(scores, heads, r_ids, tails)
+            scores = self._adjust_tail_scores(scores, heads, r_ids, tails, query=query)
         return scores
 
     # ------------------------------------------------------------------ training hooks
