@@ -1,0 +1,109 @@
+"""Training jobs of the Train page, run in a background thread so that the page stays responsive, the
+user can visit other pages meanwhile, and Stop cancels cleanly through kgcore.train's ``on_epoch``
+(returning False ends training after the current epoch)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kgcore.errors import KGError
+
+log = logging.getLogger("kgcore.dashboard")
+
+_jobs: dict[str, "TrainingJob"] = {}
+_jobs_lock = threading.Lock()
+
+
+@dataclass
+class TrainingJob:
+    """One training run: its settings, live history and outcome (read by the page every second)."""
+
+    id: str
+    dataset_key: str
+    run_name: str
+    out: Path
+    model_config: Any
+    train_config: Any
+    data: Any  # kgcore.datasets.DataSource
+    graph: Any = field(repr=False, default=None)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "running"  # running, evaluating, done, cancelled, failed
+    message: str = ""
+    keep_partial: bool = False
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.train_config.epochs)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("running", "evaluating")
+
+    def stop(self, keep: bool) -> None:
+        self.keep_partial = keep
+        self.cancel.set()
+
+
+def start(dataset_key: str, run_name: str, out: Path, model_config: Any, train_config: Any, data: Any,
+          graph: Any) -> TrainingJob:
+    """Start training in a background thread and return the job."""
+    job = TrainingJob(id=uuid.uuid4().hex[:12], dataset_key=dataset_key, run_name=run_name, out=out,
+                      model_config=model_config, train_config=train_config, data=data, graph=graph)
+    job.thread = threading.Thread(target=_work, args=(job,), name=f"kgcore-train-{job.id}", daemon=True)
+    with _jobs_lock:
+        _jobs[job.id] = job
+    job.thread.start()
+    return job
+
+
+def get(job_id: str | None) -> TrainingJob | None:
+    with _jobs_lock:
+        return _jobs.get(job_id) if job_id else None
+
+
+def _work(job: TrainingJob) -> None:
+    from kgcore.evaluate import evaluate
+    from kgcore.models import build_model
+    from kgcore.runs import save_run
+    from kgcore.train import seed_everything, train
+
+    try:
+        seed_everything(job.train_config.seed)
+        model = build_model(job.model_config, job.graph)
+        started = time.perf_counter()
+
+        def on_epoch(record) -> bool:
+            job.history.append({"epoch": record.epoch, "loss": record.loss, "seconds": record.seconds,
+                                "valid_mrr": record.valid_mrr})
+            return not job.cancel.is_set()
+
+        result = train(model, job.graph, job.train_config, progress=False, on_epoch=on_epoch)
+        if result.cancelled and not job.keep_partial:
+            job.status, job.message = "cancelled", f"Stopped after {len(result.history)} of {job.epochs} epochs; " \
+                                                   "nothing was saved."
+            return
+        job.status = "evaluating"
+        metrics: dict[str, Any] = {"train_seconds": time.perf_counter() - started, "cancelled": result.cancelled}
+        if job.graph.splits["test"].shape[0]:
+            metrics["test"] = evaluate(model, job.graph, "test")
+        save_run(job.out, model, job.graph, job.data, job.train_config, result, metrics)
+        job.status = "done"
+        job.message = (f"Saved {job.run_name} after {len(result.history)} epochs"
+                       + (" (stopped early by you)" if result.cancelled else "")
+                       + (f"; test MRR {metrics['test']['mrr']:.3f}" if "test" in metrics else "") + ".")
+    except KGError as exc:
+        job.status, job.message = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - reported on the page, details in the log
+        log.exception("training job %s failed", job.id)
+        job.status, job.message = "failed", f"Training failed: {type(exc).__name__}: {exc}"
+    finally:
+        job.finished = time.time()

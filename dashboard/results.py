@@ -1,0 +1,188 @@
+"""Cached calls into kgcore: every number the pages show comes from here, computed once per run folder
+(its path and modification time are part of each cache key) and settings."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from state import RunInfo, code_fingerprint, data_fingerprint, load_graph, load_run
+
+# The code a measurement depends on: results kept on disk are keyed by it, so an updated kgcore never serves
+# numbers computed by the old one (the run's own files are covered by RunInfo.mtime).
+SCIENCE_MODULES = ("kgcore.bias", "kgcore.probe", "kgcore.evaluate", "kgcore.scoring", "kgcore.models.base",
+                   "kgcore.models.kl", "kgcore.models.bose", "kgcore.models.attributes", "kgcore.graph")
+
+
+def science() -> str:
+    return code_fingerprint(*SCIENCE_MODULES)
+
+if TYPE_CHECKING:  # pandas is imported lazily: the Overview's first chart does not need it
+    import pandas as pd
+
+
+def bias_result(run: RunInfo, attribute: str):
+    """kgcore.bias.measure_bias for every value of the attribute (Fisher et al.'s B_p^v)."""
+    return _bias_result(run, attribute, science())
+
+
+# Kept on disk (like the two below): a measurement of a run is computed once per machine.
+@st.cache_data(show_spinner="Measuring bias…", max_entries=64, persist="disk")
+def _bias_result(run: RunInfo, attribute: str, code: str):
+    from kgcore.bias import measure_bias
+
+    loaded = load_run(run)
+    return measure_bias(loaded.model, loaded.graph, attribute=attribute)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def bias_table(run: RunInfo, attribute: str, value: str, top: int, min_support: int) -> pd.DataFrame:
+    from kgcore.bias import bias_table as kg_bias_table
+
+    return kg_bias_table(bias_result(run, attribute), value, top=top, min_support=min_support)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def data_vs_model(run: RunInfo, attribute: str, value: str, min_support: int) -> tuple[pd.DataFrame, dict]:
+    from kgcore.bias import data_vs_model as kg_data_vs_model
+
+    return kg_data_vs_model(bias_result(run, attribute), value, min_support=min_support)
+
+
+def aggregate_bias(run: RunInfo, attribute: str) -> dict[str, Any]:
+    return _aggregate_bias(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Summarising bias (with a bootstrap interval)…", max_entries=64, persist="disk")
+def _aggregate_bias(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    from kgcore.bias import aggregate_bias as kg_aggregate_bias
+
+    loaded = load_run(run)
+    return kg_aggregate_bias(loaded.model, loaded.graph, attribute=attribute)
+
+
+def leakage_probe(run: RunInfo, attribute: str) -> dict[str, Any]:
+    return _leakage_probe(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Running the leakage probe…", max_entries=64, persist="disk")
+def _leakage_probe(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    from kgcore.probe import leakage_probe as kg_leakage_probe
+
+    loaded = load_run(run)
+    return kg_leakage_probe(loaded.model, loaded.graph, attribute=attribute)
+
+
+@st.cache_data(show_spinner="Evaluating link prediction…", max_entries=64)
+def link_prediction(run: RunInfo) -> dict[str, Any]:
+    """Filtered test metrics: from the run's metrics.json when it has them, computed otherwise."""
+    loaded = load_run(run)
+    test = (loaded.metrics or {}).get("test")
+    if isinstance(test, dict) and "mrr" in test:
+        return test
+    from kgcore.evaluate import evaluate
+
+    if loaded.graph.splits["test"].shape[0] == 0:
+        return {}
+    return evaluate(loaded.model, loaded.graph, "test")
+
+
+def run_metrics(run: RunInfo) -> dict[str, Any]:
+    return dict(load_run(run).metrics or {})
+
+
+@st.cache_data(show_spinner="Moving the person step by step…", max_entries=64)
+def trajectory(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, top: int = 10):
+    from kgcore.bias import person_trajectory
+
+    loaded = load_run(run)
+    return person_trajectory(loaded.model, loaded.graph, person, attribute=attribute, value=value, steps=steps,
+                             step_size=step_size, top=top)
+
+
+@st.cache_resource(show_spinner="Fitting the 2-D map once (UMAP takes a while the first time)…", max_entries=16)
+def scene_projection(run: RunInfo, attribute: str, method: str):
+    from kgcore.projection import fit_scene_projection
+
+    loaded = load_run(run)
+    return fit_scene_projection(loaded.model, loaded.graph, attribute, method=method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def shift_scene(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, method: str):
+    from kgcore.projection import shift_scene as kg_shift_scene
+
+    loaded = load_run(run)
+    scene = kg_shift_scene(loaded.model, loaded.graph, trajectory(run, person, attribute, value, steps, step_size),
+                           scene_projection(run, attribute, method))
+    return scene.backdrop, scene.path  # the fitted map itself stays in the resource cache
+
+
+@st.cache_data(show_spinner="Asking the model…", max_entries=128)
+def what_if(run: RunInfo, facts: tuple[tuple[str, str, str], ...], attribute: str, value: str, top: int = 10):
+    from kgcore.whatif import what_if as kg_what_if
+
+    loaded = load_run(run)
+    return kg_what_if(loaded.model, loaded.graph, list(facts), attribute, value, top=top)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def person_relations(data_json: str) -> dict[str, list[tuple[str, int]]]:
+    from kgcore.whatif import person_relations as kg_person_relations
+
+    return kg_person_relations(load_graph(data_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def people_index(data_json: str) -> pd.DataFrame:
+    """Every person with their label, attribute values and professions (for pickers)."""
+    import pandas as pd
+
+    graph = load_graph(data_json)
+    people = graph.people.tolist()
+    frame = pd.DataFrame({"id": people, "entity": [graph.entities[p] for p in people],
+                          "label": [graph.label(p) for p in people]})
+    for name in graph.spec.attribute_names:
+        table = graph.attribute_table(name)
+        first = table.single_label().tolist()
+        frame[name] = [table.value_labels[i] if i >= 0 else "" for i in first]
+    if graph.spec.target:
+        target = graph.target_table
+        members = target.membership
+        frame["professions"] = [", ".join(target.value_labels[j] for j in row.nonzero().flatten().tolist())
+                                for row in members]
+    # Labels can repeat (two people called the same): the picker shows the entity id too then.
+    repeated = frame["label"].duplicated(keep=False)
+    frame["display"] = frame["label"].where(~repeated, frame["label"] + " (" + frame["entity"] + ")")
+    return frame
+
+
+def attribute_counts(data_json: str, attribute: str) -> tuple[list[str], list[int], int]:
+    """People per value of an attribute, most common first, and how many people have none recorded."""
+    return _attribute_counts(data_json, attribute, data_fingerprint(data_json))
+
+
+# Kept on disk: the Overview's first chart then needs no graph (and no torch) on later starts.
+@st.cache_data(show_spinner=False, max_entries=64, persist="disk")
+def _attribute_counts(data_json: str, attribute: str, fingerprint: str) -> tuple[list[str], list[int], int]:
+    graph = load_graph(data_json)
+    table = graph.attribute_table(attribute)
+    missing = int((~table.membership.any(1)).sum())
+    return list(table.value_labels), [int(n) for n in table.counts().tolist()], missing
+
+
+def graph_summary(data_json: str) -> dict[str, Any]:
+    """Sizes of a graph and the names in its spec."""
+    return _graph_summary(data_json, data_fingerprint(data_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=64, persist="disk")
+def _graph_summary(data_json: str, fingerprint: str) -> dict[str, Any]:
+    graph = load_graph(data_json)
+    summary = dict(graph.summary())
+    summary["people"] = int(graph.people.numel())
+    summary["professions"] = int(graph.target_table.num_values) if graph.spec.target else 0
+    summary["attributes"] = list(graph.spec.attribute_names)
+    summary["target"] = graph.spec.target
+    summary["target_name"] = graph.spec.target_name
+    return summary

@@ -1,0 +1,137 @@
+"""Professions: which professions a model associates most with each value of an attribute."""
+import streamlit as st
+
+import charts
+import results
+import state
+
+ctx = state.context()
+st.title("Professions")
+st.markdown("Which professions does a model find more plausible for a person when it is nudged towards one "
+            "value of a sensitive attribute? **B > 0**: moving a person towards that value makes the model "
+            "rank the profession higher. Counts beside each score come from the graph itself.")
+if ctx.dataset.synthetic:
+    st.caption(":material/science: Synthetic demo world.")
+runs = state.require_runs(ctx)
+graph = ctx.graph()
+attributes = list(graph.spec.attribute_names)
+if not attributes or not graph.spec.target:
+    st.error("This graph's spec needs a sensitive attribute and a target relation (profession) to measure "
+             "bias. Upload it again on the Train page and name them.")
+    st.stop()
+
+controls = st.columns([2, 1.2, 1.2, 1.2])
+run_paths = [r.path for r in runs]
+labels = {r.path: r.label for r in runs}
+run = runs[run_paths.index(controls[0].selectbox("Model", run_paths, format_func=labels.get, key="prof_run"))]
+attribute = controls[1].selectbox("Attribute", attributes,
+                                  index=attributes.index("gender") if "gender" in attributes else 0, key="prof_attr")
+max_people = int(graph.target_table.counts().max()) if graph.target_table.num_values else 1
+min_support = controls[2].number_input("Minimum people per profession", min_value=1,
+                                       max_value=max(1, max_people), value=min(10, max(1, max_people)), step=1,
+                                       key="prof_min", help="Professions held by fewer people are left out: their "
+                                                            "scores rest on too few people to mean much.")
+top = controls[3].slider("Rows per list", 5, 40, 20, key="prof_top")
+
+def _scaled(table, value):
+    """The table as shown: B in readable units (see the column title), without the entity id and the total
+    (both are in the CSV)."""
+    shown = table.drop(columns=["entity", "people"]).copy()
+    shown[f"B_{value}"] = shown[f"B_{value}"] * factor
+    return shown
+
+
+def _columns(value):
+    return {
+        "label": st.column_config.TextColumn("profession", width=140),
+        f"B_{value}": st.column_config.NumberColumn(f"B {unit}".strip(), format="%.2f", width=64,
+                                                    help=f"Bias score toward {value}" + (
+                                                        f", shown {unit}" if unit else "")),
+        f"share_{value}": st.column_config.ProgressColumn(f"share {value}", format="percent", min_value=0.0,
+                                                         max_value=1.0, width=80,
+                                                         help=f"Share of {value} among the profession's "
+                                                              "people with a recorded value (data)"),
+        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in table_count_columns},
+    }
+
+
+with state.guard("the bias measurement"):
+    result = results.bias_result(run, attribute)
+    b_columns = [c for c in result.frame.columns if c.startswith("B_")]
+    factor, unit = state.display_scale(result.frame[b_columns].to_numpy().ravel())
+    unit = f"({unit})" if unit else ""
+    table_count_columns = [c for c in result.frame.columns if c.startswith("C_")] + ["C_other"]
+    values = list(result.values)
+    if len(values) < 2:
+        st.warning(f"{attribute!r} has a single value in this graph, so there is nothing to compare.")
+        st.stop()
+    binary = len(values) == 2
+    if binary:
+        low, high = values[0], values[1]
+    else:
+        high = st.selectbox(f"Value of {attribute} to examine", values, index=1 if len(values) > 1 else 0,
+                            key="prof_value")
+        low = f"not {high}"
+    st.caption(f"{result.people:,} people with a recorded {attribute} were each moved one step "
+               f"(size {result.step_size:g}) towards each value; B is the mean change of the model's score. "
+               + ("Gender is recorded as binary in these data." if attribute == "gender" else ""))
+
+    # ---------------------------------------------------------------- tables
+    count_columns = [f"C_{v}" for v in values] if len(values) <= 4 else [f"C_{high}", "C_other"]
+    if binary:
+        left, right = st.columns(2, gap="large")
+        tables = {}
+        for col, value in ((left, low), (right, high)):
+            with col:
+                st.subheader(f"Most {value}-associated")
+                table = results.bias_table(run, attribute, value, top, int(min_support))
+                tables[value] = table
+                st.dataframe(_scaled(table, value), height=min(35 * (len(table) + 1) + 3, 760),
+                             column_config=_columns(value))
+        chart_rows = result.frame[result.frame["entity"].isin(
+            set(tables[low]["entity"]) | set(tables[high]["entity"]))]
+    else:
+        table = results.bias_table(run, attribute, high, top, int(min_support))
+        st.subheader(f"Most associated with {high}")
+        st.dataframe(_scaled(table, high), column_config=_columns(high))
+        frame = result.frame[result.frame["people"] >= min_support]
+        least = frame.sort_values([f"B_{high}", "label"]).head(top)
+        chart_rows = result.frame[result.frame["entity"].isin(set(table["entity"]) | set(least["entity"]))].copy()
+        if "C_other" in count_columns:
+            recorded = chart_rows["people"] - chart_rows["C_unknown"]
+            chart_rows["C_other"] = recorded - chart_rows[f"C_{high}"]
+
+    if chart_rows.empty:
+        st.info(f"No profession has at least {min_support} people; lower the minimum.")
+        st.stop()
+
+    # ---------------------------------------------------------------- charts
+    st.subheader("Bias beside the counts")
+    count_labels = [c.removeprefix("C_") for c in count_columns]
+    scaled_rows = chart_rows.assign(**{f"B_{high}": chart_rows[f"B_{high}"] * factor})
+    st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", count_columns, count_labels, low, high,
+                                           state.value_colour(0), state.value_colour(values.index(high)), unit),
+                    key="prof_bars")
+
+    st.subheader("Does the model follow the data?")
+    points, stats = results.data_vs_model(run, attribute, high, int(min_support))
+    left, right = st.columns([3, 1], gap="large")
+    with left:
+        scaled_points = points.assign(**{f"B_{high}": points[f"B_{high}"] * factor})
+        st.plotly_chart(charts.bias_vs_share(scaled_points, f"share_{high}", f"B_{high}", high,
+                                             stats["overall_share"], state.value_colour(values.index(high)), unit),
+                        key="prof_scatter")
+    with right:
+        st.metric("Professions shown", f"{stats['professions']:,}")
+        st.metric("Spearman correlation", f"{stats['spearman']:.2f}",
+                  help="Rank correlation between the data's share and the model's B across professions.")
+        st.metric("Pearson correlation", f"{stats['pearson']:.2f}")
+        st.caption(f"Each point is a profession. Left to right: the share of {high} among its people in the "
+                   f"graph. Bottom to top: the model's score. Points high above others at the same share are "
+                   "professions where the model's association is stronger than the counts alone suggest; "
+                   "points near zero are ones it has dampened.")
+
+    frame = result.frame[result.frame["people"] >= min_support]
+    st.download_button("Download all professions as CSV", frame.to_csv(index=False).encode("utf-8"),
+                       file_name=f"bias_{attribute}_{run.model}_{state.slug(run.name)}.csv", mime="text/csv",
+                       icon=":material/download:", key="prof_download")

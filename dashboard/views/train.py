@@ -1,0 +1,237 @@
+"""Train: train any model on the chosen graph with a few clear controls, or upload your own triples.
+
+The live view uses Streamlit's own line charts: they update in place every second and a half, where a
+plotly figure would be redrawn from scratch."""
+import time
+
+import pandas as pd
+import streamlit as st
+
+import jobs
+import state
+
+ctx = state.context()
+st.title("Train")
+st.markdown(f"Train a model on **{ctx.dataset.label}**. It trains in the background: the progress bar and "
+            "curve update every second, you can stop it at any time, and the finished run appears in the "
+            "sidebar and on every other page.")
+if ctx.dataset.synthetic:
+    st.caption(":material/science: Synthetic demo world.")
+
+from kgcore.models import MODELS  # noqa: E402  (after the page header: the import registers the models)
+
+MAX_EPOCHS = 200
+
+
+def _whitelist_rows(graph) -> pd.DataFrame:
+    if ctx.dataset.synthetic:
+        from kgcore.demo import DEFAULT_WHITELIST
+
+        pairs = [list(p) for p in DEFAULT_WHITELIST]
+    else:
+        pairs = []
+    return pd.DataFrame(pairs or [], columns=["relation", "tail"]).astype(str)
+
+
+def _check_whitelist(frame: pd.DataFrame, graph) -> list[list[str]]:
+    """Rows of the editor as [relation, tail-or-*]; unknown names are an error naming the row."""
+    pairs = []
+    labels = {graph.label(e).lower(): e for e in graph.entities}
+    for number, row in enumerate(frame.fillna("").itertuples(index=False), start=1):
+        relation, tail = str(row.relation).strip(), str(row.tail).strip()
+        if not relation and not tail:
+            continue
+        if relation not in graph.relation_to_id:
+            raise ValueError(f"Whitelist row {number}: unknown relation {relation!r}.")
+        if tail != "*" and tail not in graph.entity_to_id:
+            if tail.lower() in labels:
+                tail = labels[tail.lower()]
+            else:
+                raise ValueError(f"Whitelist row {number}: unknown entity {tail!r}; use an entity id, its label, "
+                                 "or * for every tail.")
+        pairs.append([relation, tail])
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------- a running job
+job = jobs.get(st.session_state.get("train_job"))
+
+
+@st.fragment(run_every=1.5)
+def job_panel() -> None:
+    current = jobs.get(st.session_state.get("train_job"))
+    if current is None:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Training {current.run_name}** ({state.MODEL_LABELS.get(current.model_config.model, '')})")
+        done = len(current.history)
+        fraction = min(done / max(current.epochs, 1), 1.0)
+        text = {"running": f"epoch {done} of {current.epochs}", "evaluating": "evaluating on the test triples…",
+                "done": "finished", "cancelled": "stopped", "failed": "failed"}[current.status]
+        st.progress(fraction, text=text)
+        if current.history:
+            history = pd.DataFrame(current.history).set_index("epoch")
+            left, right = st.columns(2)
+            left.caption("Training loss")
+            left.line_chart(history[["loss"]], height=180, x_label="epoch", y_label="loss")
+            if history["valid_mrr"].notna().any():
+                right.caption("Validation MRR (higher is better)")
+                right.line_chart(history[["valid_mrr"]].dropna(), height=180, x_label="epoch", y_label="MRR")
+        if current.active:
+            left, right, _ = st.columns([1, 1, 3])
+            left.button("Stop and keep", key=f"keep_{current.id}", on_click=current.stop, args=(True,),
+                        help="End after this epoch and save what the model has learned so far.")
+            right.button("Stop and discard", key=f"discard_{current.id}", on_click=current.stop, args=(False,),
+                         help="End after this epoch; nothing is saved.")
+        elif current.status == "done":
+            st.success(current.message, icon=":material/check_circle:")
+            if not st.session_state.get(f"announced_{current.id}"):
+                st.session_state[f"announced_{current.id}"] = True
+                state.select_run_after_rerun(str(current.out.resolve()), current.dataset_key)
+                st.rerun(scope="app")  # the sidebar lists the new run
+        elif current.status == "cancelled":
+            st.info(current.message)
+        else:
+            st.error(current.message, icon=":material/error:")
+
+
+job_panel()
+
+# ---------------------------------------------------------------------------------------------- settings
+st.subheader("Train a model")
+graph = None
+with state.guard("the knowledge graph"):
+    graph = ctx.graph()
+if graph is not None:
+    available = [m for m in ("transe", "kl", "bose") if m in MODELS] + \
+        [m for m in sorted(MODELS) if m not in ("transe", "kl", "bose")]
+    attributes = list(graph.spec.attribute_names)
+    busy = job is not None and job.active
+    with st.form("train_form"):
+        model_name = st.radio("Model", available, format_func=lambda m: state.MODEL_LABELS.get(m, m),
+                              horizontal=True, key="train_model")
+        if len(available) < 3:
+            st.caption("The debiased models appear here once they are installed in kgcore.")
+        cols = st.columns(3)
+        epochs = cols[0].slider("Epochs", 1, MAX_EPOCHS, 20, key="train_epochs",
+                                help="Passes over the training triples. The demo world needs about 30.")
+        dim = cols[1].select_slider("Dimension", [16, 32, 64, 100, 128, 200], value=64, key="train_dim",
+                                    help="Length of each entity's vector.")
+        validate_every = cols[2].slider("Validation MRR every … epochs", 0, 20, 5, key="train_valid",
+                                        help="0: never. Measured on up to 2,000 validation triples; the best "
+                                             "model is kept.")
+        st.markdown("**Debiasing** (KL-debiased and Bose models)")
+        cols = st.columns([2, 1, 1])
+        debias = cols[0].multiselect("Attributes to remove", attributes,
+                                     default=["gender"] if "gender" in attributes else attributes[:1],
+                                     key="train_debias")
+        kl_weight = cols[1].slider("KL weight (KL-debiased)", 0.0, 10.0, 1.0, 0.1, key="train_kl_weight",
+                                   help="Weight of the KL term that pulls the model's guess of the attribute "
+                                        "towards even odds (0: none).")
+        gamma = cols[2].slider("Adversary weight γ (Bose)", 0.0, 5000.0, 1000.0, 50.0, key="train_gamma",
+                               help="Weight of the adversaries' loss in the filters' objective; Bose & Hamilton "
+                                    "use 1000 on FB15k-237 (0: none).")
+        st.markdown("**Whitelist** (KL-debiased model): facts where the attribute may legitimately matter, "
+                    "such as *occupation: nun*. Use an entity id or label, or `*` for every tail of a relation.")
+        whitelist = st.data_editor(_whitelist_rows(graph), num_rows="dynamic", key="train_whitelist",
+                                   column_config={
+                                       "relation": st.column_config.SelectboxColumn(
+                                           "relation", options=list(graph.relations), required=True),
+                                       "tail": st.column_config.TextColumn("tail (entity or *)", required=True)},
+                                   width="stretch")
+        with st.expander("More settings"):
+            cols = st.columns(4)
+            lr = cols[0].number_input("Learning rate", 0.0001, 1.0, 0.01, format="%.4f", key="train_lr")
+            batch = cols[1].select_slider("Batch size", [128, 256, 512, 1024, 2048, 4096], 1024, key="train_batch")
+            seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+            default_name = f"{model_name}-{dim}d-{epochs}ep"
+            name = cols[3].text_input("Run name", "", placeholder=default_name, key="train_name")
+        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                                          disabled=busy)
+    if busy:
+        st.caption("A training run of this session is in progress; stop it or wait for it to finish.")
+    if submitted and not busy:
+        with state.guard("the training settings"):
+            from kgcore.datasets import DataSource
+            from kgcore.models import ModelConfig
+            from kgcore.train import TrainConfig
+
+            pairs = _check_whitelist(whitelist, graph) if model_name == "kl" else []
+            extra_debias = model_name in ("kl", "bose")
+            if extra_debias and not debias:
+                raise ValueError("Choose at least one attribute to remove for a debiased model.")
+            model_config = ModelConfig(model=model_name, dim=int(dim), debias=list(debias) if extra_debias else [],
+                                       kl_weight=float(kl_weight), whitelist=pairs,
+                                       extra={"gamma": float(gamma)} if model_name == "bose" else {})
+            train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch), lr=float(lr), seed=int(seed),
+                                       eval_every=int(validate_every), patience=10**6, device="cpu")
+            train_config.validate()
+            run_name = state.slug(name or default_name)
+            folder = state.runs_root() / state.slug(ctx.dataset.label) / run_name
+            if folder.exists():
+                run_name = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                folder = folder.with_name(run_name)
+            data = DataSource.from_dict(ctx.dataset.data)
+            started = jobs.start(ctx.dataset.key, run_name, folder, model_config, train_config, data, graph)
+            st.session_state["train_job"] = started.id
+            st.rerun()
+
+# ---------------------------------------------------------------------------------------------- upload
+st.subheader("Use your own knowledge graph")
+st.markdown("Upload a triples file: one fact per line, `head<TAB>relation<TAB>tail` (UTF-8 text, `.tsv` or "
+            f"`.txt`, at most {state.MAX_UPLOAD_MB} MB). Then name the relation that holds each sensitive attribute "
+            "and the one that holds professions. A tenth of the facts is held out to measure link prediction.")
+upload = st.file_uploader("Triples file", type=["tsv", "txt"], key="upload_file", max_upload_size=state.MAX_UPLOAD_MB)
+if upload is not None:
+    with state.guard("the uploaded file"):
+        from kgcore.errors import DataError
+        from kgcore.triples import parse_triples
+        from kgcore.userdata import make_spec, relation_counts, save_dataset
+
+        if upload.size > state.MAX_UPLOAD_MB * 2**20:
+            raise DataError(f"{upload.name} is {upload.size / 2**20:.1f} MB; the dashboard accepts at most "
+                            f"{state.MAX_UPLOAD_MB} MB. Train larger graphs from the command line: "
+                            "python -m kgcore train --data-dir FOLDER ...")
+        triples = parse_triples(upload.getvalue(), source=upload.name)
+        relations = relation_counts(triples)
+        entities = {e for h, _, t in triples for e in (h, t)}
+        st.success(f"{upload.name}: {len(triples):,} triples, {len(relations):,} relations, {len(entities):,} "
+                   "entities.", icon=":material/check_circle:")
+        st.dataframe(relations, hide_index=True, height=min(36 * (len(relations) + 1) + 4, 300))
+        names = relations["relation"].tolist()
+        guess_attr = next((r for r in names if any(k in r.lower() for k in ("gender", "sex", "p21"))), names[0])
+        guess_target = next((r for r in names if any(k in r.lower() for k in ("profession", "occupation", "p106"))),
+                            names[-1] if len(names) > 1 else names[0])
+        with st.form("upload_form"):
+            cols = st.columns(2)
+            label = cols[0].text_input("Name of this graph", upload.name.rsplit(".", 1)[0], key="upload_label")
+            target = cols[1].selectbox("Target relation (professions)", names, index=names.index(guess_target),
+                                       key="upload_target")
+            st.markdown("Sensitive attributes: one row each (name, relation; tick *reversed* if the file stores "
+                        "value → person).")
+            attribute_rows = st.data_editor(
+                pd.DataFrame([{"name": "gender" if guess_attr else "", "relation": guess_attr, "reversed": False}]),
+                num_rows="dynamic", key="upload_attributes", width="stretch",
+                column_config={"relation": st.column_config.SelectboxColumn(options=names, required=True),
+                               "name": st.column_config.TextColumn(required=True),
+                               "reversed": st.column_config.CheckboxColumn(default=False)})
+            labels_file = st.file_uploader("Labels (optional): id<TAB>readable name per line", type=["tsv", "txt"],
+                                           key="upload_labels", max_upload_size=state.MAX_UPLOAD_MB)
+            create = st.form_submit_button("Create dataset", type="primary", icon=":material/upload:")
+        if create:
+            rows = attribute_rows.dropna(subset=["relation"]).fillna({"name": "", "reversed": False})
+            attributes = {str(r["name"]).strip() or str(r["relation"]): str(r["relation"]) for _, r in rows.iterrows()}
+            reversed_names = tuple(str(r["name"]).strip() or str(r["relation"]) for _, r in rows.iterrows()
+                                   if bool(r["reversed"]))
+            labels = None
+            if labels_file is not None:
+                from kgcore.userdata import parse_labels
+
+                labels = parse_labels(labels_file.getvalue(), labels_file.name)
+            folder = state.datasets_root() / state.slug(label)
+            spec = make_spec(state.slug(label), target, attributes, reversed_names)
+            source = save_dataset(folder, triples, spec, label=label, labels=labels, source_name=upload.name)
+            key = state.dataset_key(source.to_dict())
+            st.session_state["_next_dataset"] = key
+            st.success(f"Created {label}. It is now selected in the sidebar; train a model on it above.")
+            st.rerun()

@@ -1,0 +1,437 @@
+"""The dashboard under Streamlit's AppTest: every page on the built-in default (the demo world) and on a small
+generated knowledge graph, checked against what kgcore computes for the same runs; uploads, training, and
+errors shown as messages. Also the two kgcore modules the pages rely on that have no other tests:
+kgcore.whatif ("Ask the model") and kgcore.userdata (uploads)."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from kgcore.bias import bias_table, measure_bias, person_trajectory
+from kgcore.datasets import DataSource
+from kgcore.errors import DataError, KGError, SpecError
+from kgcore.graph import KnowledgeGraph
+from kgcore.models import ModelConfig, build_model
+from kgcore.runs import load_run, save_run
+from kgcore.train import TrainConfig, seed_everything, train
+from kgcore.userdata import holdout_split, make_spec, parse_labels, relation_counts, save_dataset
+from kgcore.whatif import (PERSON, fit_person, flip_attribute, person_facts, person_relations, rank_professions,
+                           what_if)
+
+from .synthetic import DEFAULT_PROFESSIONS, GENDER, PROFESSION, SPEC, people_triples, split_triples
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
+TIMEOUT = 240  # a first visit may measure bias for three models, or train the small fallback model
+PAGES = ("overview", "professions", "shift", "compare", "ask", "train")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _clean(at: AppTest) -> None:
+    """No exception elements and no error messages on the page."""
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def _goto(at: AppTest, page: str) -> AppTest:
+    return at.switch_page(f"views/{page}.py").run(timeout=TIMEOUT)
+
+
+def _selected_run(at: AppTest, key: str):
+    return load_run(at.selectbox(key=key).value)
+
+
+def _train_run(folder: Path, name: str, graph: KnowledgeGraph, source: DataSource, epochs: int = 15,
+               dim: int = 24, **model: object) -> Path:
+    seed_everything(0)
+    net = build_model(ModelConfig(model=name, dim=dim, **model), graph)
+    config = TrainConfig(epochs=epochs, batch_size=256, lr=0.02, seed=0, device="cpu")
+    result = train(net, graph, config, progress=False)
+    from kgcore.evaluate import evaluate
+
+    return save_run(folder, net, graph, source, config, result, {"test": evaluate(net, graph, "test")})
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """An empty user runs folder for the dashboard."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("KGCORE_RUNS", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def toy_world(tmp_path_factory) -> dict:
+    """A small generated KG saved as an uploaded dataset, with a Basic, a KL-debiased and a Bose run."""
+    root = tmp_path_factory.mktemp("toy-dashboard")
+    runs = root / "runs"
+    triples = people_triples(240, seed=3)
+    spec = make_spec("toy", PROFESSION, {"gender": GENDER})
+    source = save_dataset(runs / "datasets" / "toy", triples, spec, label="Toy graph")
+    graph = source.load()
+    paths = [_train_run(runs / "toy" / "transe", "transe", graph, source),
+             _train_run(runs / "toy" / "kl", "kl", graph, source, debias=["gender"]),
+             _train_run(runs / "toy" / "bose", "bose", graph, source, debias=["gender"])]
+    return {"runs": runs, "source": source, "graph": graph, "paths": [str(p.resolve()) for p in paths],
+            "key": "dir:" + str(Path(source.data_dir).resolve())}
+
+
+# ---------------------------------------------------------------------------------------------- built-in default
+def test_every_page_on_the_builtin_default(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _clean(at)
+    graph = DataSource(dataset="demo").load()
+    # Overview: the demo world's real size, labelled synthetic, its people by gender.
+    assert _metric(at, "Entities") == f"{graph.num_entities:,}"
+    assert _metric(at, "People") == f"{graph.people.numel():,}"
+    assert any("Synthetic data" in i.value for i in at.info)
+    counts = at.dataframe[0].value
+    table = graph.attribute_table("gender")
+    assert counts["gender"].tolist() == table.value_labels == ["male", "female"]
+    assert counts["people"].tolist() == table.counts().tolist()
+    assert at.sidebar.selectbox(key="dataset").value == "demo"
+
+    # Professions: the page's lists are kgcore's bias_table for the selected run.
+    at = _goto(at, "professions")
+    _clean(at)
+    run = _selected_run(at, "prof_run")
+    assert at.sidebar.multiselect(key="runs::demo").value, "the default runs are selected"
+    result = measure_bias(run.model, run.graph, "gender")
+    for index, value in enumerate(("male", "female")):
+        expected = bias_table(result, value, top=20, min_support=10)
+        shown = at.dataframe[index].value
+        assert len(shown) == 20
+        assert shown["label"].tolist() == expected["label"].tolist()
+        assert shown[f"C_{value}"].tolist() == expected[f"C_{value}"].tolist()
+    assert int(_metric(at, "Professions shown")) == int((result.frame["people"] - result.frame["C_unknown"] >= 10).sum())
+    assert [b.label for b in at.get("download_button")] == ["Download all professions as CSV"]
+
+    # Embedding shift: the ranking table is the person's trajectory, before and after.
+    at = _goto(at, "shift")
+    _clean(at)
+    run = _selected_run(at, "shift_run")
+    person = at.selectbox(key="shift_person_gender").value
+    target = at.selectbox(key="shift_target_gender").value
+    trajectory = person_trajectory(run.model, run.graph, person, "gender", value=target,
+                                   steps=at.slider(key="shift_steps").value)
+    ranking = at.dataframe[0].value
+    assert len(ranking) == 10
+    first = trajectory.ranking[trajectory.ranking["step"] == 0].sort_values("rank")
+    assert ranking["before"].tolist() == first["label"].tolist()
+    gender = run.graph.attribute_table("gender")
+    row = int((gender.person_ids == run.graph.entity_to_id[person]).nonzero()[0, 0])
+    assert target != gender.value_labels[int(gender.single_label()[row])], "moved towards the value not held"
+
+    # Compare: one row per selected run, MRR from the run's metrics.
+    at = _goto(at, "compare")
+    _clean(at)
+    table = at.dataframe[0].value
+    selected = at.sidebar.multiselect(key="runs::demo").value
+    assert len(table) == len(selected)
+    metrics = json.loads((Path(selected[0]) / "metrics.json").read_text())
+    assert table["MRR"].iloc[0] == pytest.approx(metrics["test"]["mrr"])
+    assert table["leakage ROC-AUC"].between(0, 1).all()
+
+    # Ask the model: the two top-10 lists are kgcore.whatif's answer for the picked person.
+    at = _goto(at, "ask")
+    _clean(at)
+    person = at.selectbox(key="ask_person_gender").value
+    flip = at.selectbox(key="ask_flip_gender").value
+    run = load_run(selected[0])
+    answer = what_if(run.model, run.graph, person_facts(run.graph, person), "gender", flip)
+    assert at.dataframe[1].value["profession"].tolist() == answer.original["label"].tolist()
+    assert at.dataframe[2].value["profession"].tolist() == answer.flipped["label"].tolist()
+    assert _metric(at, "Changed in the top 10").startswith(f"{answer.changed} of 10")
+
+    at = _goto(at, "train")
+    _clean(at)
+    assert at.get("form"), "the training form is drawn"
+
+
+# ---------------------------------------------------------------------------------------------- generated KG
+def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
+    monkeypatch.setenv("KGCORE_RUNS", str(toy_world["runs"]))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
+    _clean(at)
+    graph = toy_world["graph"]
+    assert _metric(at, "People") == f"{graph.people.numel():,}"
+    assert _metric(at, "Professions") == "8"
+    assert not any("Synthetic data" in i.value for i in at.info), "only the demo world is labelled synthetic"
+    assert sorted(at.sidebar.multiselect(key=f"runs::{toy_world['key']}").value) == sorted(toy_world["paths"])
+
+    at = _goto(at, "professions")
+    _clean(at)
+    run = _selected_run(at, "prof_run")
+    result = measure_bias(run.model, run.graph, "gender")
+    female = at.dataframe[1].value
+    assert female["label"].tolist() == bias_table(result, "female", top=20, min_support=10)["label"].tolist()
+    assert len(female) == 8  # every profession of the toy graph has at least 10 people
+    # In the data, nurse and model are the most female professions and director the most male.
+    shares = dict(zip(female["label"], female["share_female"]))
+    assert shares["nurse"] > 0.8 and shares["director"] < 0.2
+
+    at = _goto(at, "shift")
+    _clean(at)
+    assert len(at.dataframe[0].value) == 8
+    at.radio(key="shift_method").set_value("umap").run()  # the same trajectory on a UMAP map
+    _clean(at)
+    assert len(at.dataframe[0].value) == 8
+
+    at = _goto(at, "compare")
+    _clean(at)
+    table = at.dataframe[0].value
+    assert sorted(table["model"]) == sorted(["Basic (TransE)", "KL-debiased TransE", "Bose & Hamilton filters"])
+    assert table["MRR"].between(0, 1).all() and table["leakage ROC-AUC"].between(0, 1).all()
+
+    at = _goto(at, "ask")
+    _clean(at)
+    assert len([m for m in at.metric if m.label == "Changed in the top 10"]) == 3
+    at.radio(key="ask_mode").set_value("Build a person").run()
+    _clean(at)
+    # The built person starts from their gender only; flipping gives a list for every model.
+    assert at.selectbox(key=f"ask_build_{GENDER}").value in ("male", "female")
+    assert len(at.dataframe) == 1 + 2 * 3
+
+    at = _goto(at, "train")
+    _clean(at)
+
+
+# ---------------------------------------------------------------------------------------------- uploads and training
+def test_malformed_upload_is_a_clear_error_not_a_traceback(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = _goto(at, "train")
+    at.get("file_uploader")[0].set_value(("broken.tsv", b"alice\tgender\tfemale\nbob gender male\n",
+                                          "text/tab-separated-values"))
+    at.run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert len(messages) == 1
+    assert "broken.tsv, line 2" in messages[0] and "tab-separated" in messages[0]
+
+    at.get("file_uploader")[0].set_value(("latin1.tsv", "é\tr\tt\n".encode("latin-1"), "text/plain"))
+    at.run()
+    assert not at.exception
+    assert any("latin1.tsv, line 1" in e.value and "UTF-8" in e.value for e in at.error)
+
+
+def test_upload_then_train_in_the_browser_flow(runs_dir):
+    triples = people_triples(150, seed=5)
+    payload = "".join(f"{h}\t{r}\t{t}\n" for h, r, t in triples).encode()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = _goto(at, "train")
+    at.get("file_uploader")[0].set_value(("people.tsv", payload, "text/tab-separated-values"))
+    at.run()
+    _clean(at)
+    assert any(f"people.tsv: {len(triples):,} triples" in s.value for s in at.success)
+    assert at.selectbox(key="upload_target").value == PROFESSION  # guessed from its name
+    at.text_input(key="upload_label").set_value("People")
+    at.get("form_submit_button")[-1].click()
+    at.run()
+    _clean(at)
+    folder = runs_dir / "datasets" / "People"
+    assert json.loads((folder / "dataset.json").read_text())["label"] == "People"
+    assert at.sidebar.selectbox(key="dataset").value == "dir:" + str(folder.resolve())
+    assert "No trained models" in " ".join(c.value for c in at.sidebar.caption)
+
+    # A results page on a graph with no runs says what to do instead of failing.
+    at = _goto(at, "professions")
+    _clean(at)
+    assert any("Train" in i.value for i in at.info)
+
+    at = _goto(at, "train")
+    at.slider(key="train_epochs").set_value(3)
+    at.select_slider(key="train_dim").set_value(16)
+    at.slider(key="train_valid").set_value(1)
+    at.get("form_submit_button")[0].click()
+    at.run()
+    _clean(at)
+    deadline = time.monotonic() + 120
+    while not list((runs_dir / "People").glob("*/config.json")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    runs = list((runs_dir / "People").glob("*/config.json"))
+    assert len(runs) == 1, "the training job saved its run"
+    history = pd.read_csv(runs[0].parent / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3] and history["valid_mrr"].notna().all()
+    time.sleep(0.5)
+    at.run()
+    _clean(at)
+    assert str(runs[0].parent.resolve()) in at.sidebar.multiselect(key=f"runs::dir:{folder.resolve()}").value
+    assert any("Saved transe-16d-3ep" in s.value for s in at.success)
+
+
+def test_stop_keeps_a_partial_run(runs_dir, toy_world):
+    shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
+    at = _goto(at, "train")
+    at.slider(key="train_epochs").set_value(200)
+    at.slider(key="train_valid").set_value(0)
+    at.text_input(key="train_name").set_value("stopped early")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    _clean(at)
+    assert at.get("form_submit_button")[0].disabled, "no second job while one runs"
+    stop = [b for b in at.button if b.label == "Stop and keep"]
+    assert len(stop) == 1
+    stop[0].click().run()
+    folder = runs_dir / "Toy-graph" / "stopped-early"
+    deadline = time.monotonic() + 120
+    while not (folder / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["cancelled"] is True and 1 <= metrics["epochs_trained"] < 200
+    assert len(pd.read_csv(folder / "history.csv")) == metrics["epochs_trained"]
+    at.run()
+    assert any("stopped early by you" in s.value for s in at.success)
+
+
+def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
+    broken = runs_dir / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    (broken / "model.pt").write_bytes(b"")
+    # A run whose weights are damaged: listed (its config is fine), and an error message when used.
+    damaged = runs_dir / "damaged"
+    shutil.copytree(toy_world["paths"][0], damaged)
+    (damaged / "model.pt").write_bytes(b"not a checkpoint")
+    shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("broken" in c.value and "not a readable run folder" in c.value for c in at.sidebar.caption)
+    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
+    at = _goto(at, "professions")
+    assert not at.exception
+    assert any("model.pt" in e.value and "corrupted" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------------------------------------- kgcore.whatif
+@pytest.fixture(scope="module")
+def toy_model(tmp_path_factory):
+    """TransE trained well on a toy graph whose professions are skewed by gender."""
+    folder = tmp_path_factory.mktemp("whatif")
+    from .synthetic import write_graph
+
+    write_graph(folder, split_triples(people_triples(400, seed=1), seed=1))
+    graph = KnowledgeGraph.from_folder(folder, spec=SPEC)
+    seed_everything(0)
+    model = build_model(ModelConfig(model="transe", dim=32), graph)
+    train(model, graph, TrainConfig(epochs=30, batch_size=256, lr=0.02, seed=0, device="cpu"), progress=False)
+    return model, graph
+
+
+def test_person_facts_leave_out_the_profession_and_mark_the_person(toy_model):
+    _, graph = toy_model
+    facts = person_facts(graph, "person3")
+    assert facts and all(PERSON in (h, t) for h, _, t in facts)
+    assert not any(r == PROFESSION for _, r, _ in facts)
+    assert (PERSON, GENDER, "female") in facts or (PERSON, GENDER, "male") in facts
+    with_target = person_facts(graph, "person3", exclude_target=False)
+    # people_triples gives person i the i-th profession of its table (cyclically): person3 is a teacher.
+    assert [f for f in with_target if f[1] == PROFESSION] == [(PERSON, PROFESSION, list(DEFAULT_PROFESSIONS)[3])]
+
+
+def test_flip_replaces_the_attribute_fact_only(toy_model):
+    _, graph = toy_model
+    facts = [(PERSON, GENDER, "female"), (PERSON, "born_in", "city1")]
+    assert flip_attribute(graph, facts, "gender", "male") == [(PERSON, "born_in", "city1"), (PERSON, GENDER, "male")]
+    with pytest.raises(SpecError, match="no value 'other'"):
+        flip_attribute(graph, facts, "gender", "other")
+    with pytest.raises(SpecError, match="Unknown attribute"):
+        flip_attribute(graph, facts, "religion", "x")
+
+
+def test_fitted_people_get_their_own_profession_back(toy_model):
+    model, graph = toy_model
+    hits = tried = 0
+    for i in range(60):
+        facts = person_facts(graph, f"person{i}", exclude_target=False)
+        own = [t for _, r, t in facts if r == PROFESSION]
+        if not own:  # their profession triple was held out of train
+            continue
+        tried += 1
+        hits += own[0] in rank_professions(model, graph, fit_person(model, graph, facts), top=2)["entity"].tolist()
+    assert tried >= 40
+    assert hits >= 0.75 * tried, f"only {hits} of {tried} people got their own profession in the top 2"
+
+
+def test_flipping_gender_moves_the_skewed_professions(toy_model):
+    model, graph = toy_model
+    answer = what_if(model, graph, [(PERSON, GENDER, "female")], "gender", "male", top=8)
+    assert answer.original_value == "female" and answer.flipped_value == "male"
+    before = dict(zip(answer.original["entity"], answer.original.index))
+    after = dict(zip(answer.flipped["entity"], answer.flipped.index))
+    female_jobs, male_jobs = ("nurse", "model", "dancer"), ("banker", "director", "engineer")
+    assert np.mean([after[p] for p in female_jobs]) > np.mean([before[p] for p in female_jobs])
+    assert np.mean([after[p] for p in male_jobs]) < np.mean([before[p] for p in male_jobs])
+    assert set(answer.changes["change"]) <= {"new", "dropped", "up", "down", "same"}
+    assert answer.original["probability"].is_monotonic_decreasing
+
+
+def test_whatif_rejects_unusable_facts(toy_model):
+    model, graph = toy_model
+    with pytest.raises(KGError, match="no facts"):
+        fit_person(model, graph, [])
+    with pytest.raises(KGError, match="Unknown entity"):
+        fit_person(model, graph, [(PERSON, GENDER, "nobody")])
+    with pytest.raises(KGError, match="exactly one"):
+        fit_person(model, graph, [("a", GENDER, "b")])
+    relations = person_relations(graph)
+    assert PROFESSION not in relations and GENDER in relations
+    assert {t for t, _ in relations[GENDER]} == {"male", "female"}
+
+
+# ---------------------------------------------------------------------------------------------- kgcore.userdata
+def test_holdout_split_keeps_every_held_out_entity_in_train():
+    triples = people_triples(200, seed=2)
+    splits = holdout_split(triples, 0.1, seed=0)
+    assert holdout_split(triples, 0.1, seed=0) == splits
+    train_entities = {e for h, _, t in splits["train"] for e in (h, t)}
+    train_relations = {r for _, r, _ in splits["train"]}
+    held = splits["valid"] + splits["test"]
+    assert len(held) == int(len(set(triples)) * 0.1)
+    assert all(h in train_entities and t in train_entities and r in train_relations for h, r, t in held)
+    assert sorted(splits["train"] + held) == sorted(set(triples))
+    with pytest.raises(DataError, match="between 0 and 0.5"):
+        holdout_split(triples, 0.7)
+
+
+def test_uploaded_dataset_round_trip_and_errors(tmp_path):
+    triples = people_triples(120, seed=4)
+    counts = relation_counts(triples)
+    assert counts["relation"].iloc[0] in (GENDER, PROFESSION, "born_in", "friend_of")
+    assert counts["triples"].sum() == len(triples)
+    labels = parse_labels("person0\tAda Lovelace\n# comment\n\nnurse\tNurse\n".encode(), "labels.tsv")
+    assert labels == {"person0": "Ada Lovelace", "nurse": "Nurse"}
+    with pytest.raises(DataError, match="labels.tsv, line 2: expected id<TAB>label"):
+        parse_labels(b"a\tb\nno tab here\n", "labels.tsv")
+    with pytest.raises(SpecError, match="also named as an attribute"):
+        make_spec("x", GENDER, {"gender": GENDER})
+    spec = make_spec("toy", PROFESSION, {"gender": GENDER})
+    with pytest.raises(SpecError, match="does not occur"):
+        save_dataset(tmp_path / "bad", triples, make_spec("toy", "no_such_relation", {"gender": GENDER}), "bad")
+    assert not (tmp_path / "bad").exists(), "nothing is written for a bad spec"
+    source = save_dataset(tmp_path / "toy", triples, spec, "Toy", labels=labels, source_name="toy.tsv")
+    graph = source.load()
+    assert graph.label("person0") == "Ada Lovelace"
+    assert graph.attribute_table("gender").num_values == 2
+    with pytest.raises(DataError, match="already exists"):
+        save_dataset(tmp_path / "toy", triples, spec, "Toy")
+    meta = json.loads((tmp_path / "toy" / "dataset.json").read_text())
+    assert meta["source_file"] == "toy.tsv" and meta["summary"]["train_triples"] == graph.splits["train"].shape[0]
+    assert torch.equal(DataSource.from_dict(meta["data"]).load().splits["test"], graph.splits["test"])
