@@ -60,7 +60,7 @@ def realistic_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     """Rank of ``scores[i, targets[i]]`` in row i; filtered-out entries must already be -inf."""
     if kernels.AVAILABLE and scores.device.type == "cpu" and scores.dtype == torch.float32:
         out = np.empty(scores.shape[0], dtype=np.float64)
-        kernels.realistic_ranks(scores.contiguous().numpy(), targets.numpy(), out)
+        kernels.run_parallel(kernels.realistic_ranks, scores.contiguous().numpy(), targets.numpy(), out)
         return torch.from_numpy(out)
     target_scores = scores.gather(1, targets.unsqueeze(1))
     better = (scores > target_scores).sum(1)

@@ -29,6 +29,25 @@ except ImportError:  # pragma: no cover
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
 
+def run_parallel(kernel, *args) -> None:
+    """Run a ``parallel=True`` kernel on as many threads as torch uses, and leave torch's count as it was.
+
+    numba's OpenMP layer shares the OpenMP runtime with torch, and entering a parallel region resets that
+    runtime's thread count: without this, one evaluation inside ``--threads 1`` training would silently
+    put the rest of the training back on every core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if AVAILABLE:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        kernel(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def accumulate(ids: np.ndarray, grads: np.ndarray, acc: np.ndarray, flags: np.ndarray,
                touched: np.ndarray) -> int:

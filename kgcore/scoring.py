@@ -31,7 +31,8 @@ def transe_score_all(query: torch.Tensor, candidates: torch.Tensor, p_norm: int)
         return -sq.clamp_min(1e-12).sqrt()
     if p_norm == 1 and _use_kernel(query, candidates):
         out = np.empty((query.shape[0], candidates.shape[0]), dtype=np.float32)
-        kernels.negative_l1(query.detach().contiguous().numpy(), candidates.detach().contiguous().numpy(), out)
+        kernels.run_parallel(kernels.negative_l1, query.detach().contiguous().numpy(),
+                            candidates.detach().contiguous().numpy(), out)
         return torch.from_numpy(out)
     return -torch.cdist(query.unsqueeze(0), candidates.unsqueeze(0), p=float(p_norm)).squeeze(0)
 

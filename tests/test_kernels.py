@@ -64,3 +64,17 @@ def test_l2_gradient_is_finite_when_a_candidate_equals_the_query():
     candidates = torch.tensor([[0.5, -0.5], [1.0, 1.0]], requires_grad=True)
     transe_score_all(query, candidates, 2).sum().backward()
     assert torch.isfinite(query.grad).all() and torch.isfinite(candidates.grad).all()
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
+def test_parallel_kernels_leave_torch_thread_count_alone():
+    """numba's OpenMP region resets the shared runtime; evaluation inside 1-thread training must not undo it."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        query, candidates = torch.rand(9, 16), torch.rand(50, 16)
+        scores = transe_score_all(query, candidates, 1)
+        realistic_ranks(scores, torch.zeros(9, dtype=torch.long))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
