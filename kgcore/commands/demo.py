@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import torch
 
 from ..datasets import DataSource
-from ..demo import DEFAULT_WHITELIST, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
+from ..demo import DEFAULT_WHITELIST, PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
 from ..errors import KGError
 from ..evaluate import evaluate
 from ..io import write_json, write_text
@@ -153,11 +153,25 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
         manifest["bias_tables"][name] = tables
         manifest["runs"][name] = {"path": str(path), "train_seconds": seconds,
                                   "seconds_per_epoch": result.seconds_per_epoch,
-                                  "test_mrr": metrics.get("test", {}).get("mrr"), "top_professions": top}
+                                  "test_mrr": metrics.get("test", {}).get("mrr"), "top_professions": top,
+                                  **gender_summary(model, graph)}
     write_json(out / "manifest.json", manifest)
     write_text(out / "README.txt", f"{SYNTHETIC_NOTICE}\nRegenerate with: python -m kgcore demo --rebuild "
                                    f"--out {out} --seed {config.seed} --n-people {config.n_people}\n")
     return manifest
+
+
+def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
+    """The figures the demo's pattern is read from: aggregate gender bias (perturbation) and, for the
+    whitelisted professions, the recorded-gender association that attribute embeddings should keep."""
+    from ..bias import aggregate_bias, recorded_association
+
+    legitimate = tuple(p.label for p in PROFESSION_SKEWS if p.legitimate)
+    association = recorded_association(model, graph, "gender", "female", centre_exclude=legitimate)
+    others = association[[label for label in association.index if label not in legitimate]]
+    return {"gender_bias": aggregate_bias(model, graph, "gender", n_boot=200)["bias"],
+            "female_association_whitelisted": {k: round(float(association[k]), 4) for k in legitimate},
+            "female_association_others_mean_abs": float(others.abs().mean())}
 
 
 def write_bias_tables(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
