@@ -137,8 +137,8 @@ class RowOptimizer:
         unit = table.constraint is unit_norm
         if self.kind == "adam":
             beta1, beta2 = self.betas
-            kernels.adam_rows(rows, state["acc"], state["flags"], weight, state["m"], state["v"], self.lr,
-                                  beta1, beta2, self.eps, 1 - beta1 ** self.steps, 1 - beta2 ** self.steps, unit)
+            kernels.run_parallel(kernels.adam_rows, rows, state["acc"], state["flags"], weight, state["m"], state["v"], self.lr,
+                                 beta1, beta2, self.eps, 1 - beta1 ** self.steps, 1 - beta2 ** self.steps, unit)
         elif self.kind == "adagrad":
             kernels.adagrad_rows(rows, state["acc"], state["flags"], weight, state["sum"], self.lr, unit)
         else:

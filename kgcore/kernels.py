@@ -84,14 +84,15 @@ def _finish_row(row: int, new: np.ndarray, weight: np.ndarray, acc: np.ndarray, 
     flags[row] = 0
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.ndarray, m: np.ndarray,
               v: np.ndarray, lr: float, beta1: float, beta2: float, eps: float, bias1: float, bias2: float,
               unit_norm: bool) -> None:
     """Lazy Adam on ``rows`` (global-step bias correction), then optional projection to the unit sphere.
 
-    All arithmetic in float32, one row at a time through a scratch buffer, which lets the compiler keep
-    the loop tight; resets each visited row's accumulator and flag for the next step.
+    All arithmetic in float32. ``rows`` are distinct, so rows are updated in parallel without races (run it
+    through ``run_parallel``); the time goes into fetching four scattered rows per entity, which two
+    cores fetch nearly twice as fast. Resets each visited row's accumulator and flag for the next step.
     """
     dim = weight.shape[1]
     b1, b2 = np.float32(beta1), np.float32(beta2)
@@ -99,18 +100,24 @@ def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.n
     step = np.float32(lr / bias1)
     inv_sqrt_bias2 = np.float32(1.0 / math.sqrt(bias2))
     epsilon = np.float32(eps)
-    new = np.empty(dim, np.float32)
-    for j in range(rows.shape[0]):
+    for j in prange(rows.shape[0]):
         row = rows[j]
-        a, mr, vr, wr = acc[row], m[row], v[row], weight[row]
+        norm = np.float32(0.0)
         for k in range(dim):
-            g = a[k]
-            mk = b1 * mr[k] + c1 * g
-            vk = b2 * vr[k] + c2 * g * g
-            mr[k] = mk
-            vr[k] = vk
-            new[k] = wr[k] - step * mk / (np.sqrt(vk) * inv_sqrt_bias2 + epsilon)
-        _finish_row(row, new, weight, acc, flags, unit_norm)
+            g = acc[row, k]
+            mk = b1 * m[row, k] + c1 * g
+            vk = b2 * v[row, k] + c2 * g * g
+            m[row, k] = mk
+            v[row, k] = vk
+            w = weight[row, k] - step * mk / (np.sqrt(vk) * inv_sqrt_bias2 + epsilon)
+            weight[row, k] = w
+            norm += w * w
+            acc[row, k] = np.float32(0.0)
+        if unit_norm:
+            scale = np.float32(1.0) / max(np.sqrt(norm), np.float32(1e-12))
+            for k in range(dim):
+                weight[row, k] = weight[row, k] * scale
+        flags[row] = 0
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
