@@ -206,7 +206,7 @@ def main() -> int:
         for name in names:  # interleaved, so a busy spell of the machine hits every model alike
             row = run_one(name, seed, graph, source, args, out)
             rows.append(row)
-            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+            print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
             pd.DataFrame(rows).to_csv(out / "runs.csv", index=False)
     wall = time.perf_counter() - started
     summary, markdown = summarise(pd.DataFrame(rows), args, wall)
