@@ -41,3 +41,27 @@ def test_entities_stay_normalised(toy_graph):
     model, _ = _train(toy_graph, epochs=2)
     norms = model.entity.weight.norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+
+
+def test_evaluation_scores_bounded_blocks_and_block_size_does_not_change_ranks(toy_graph, monkeypatch):
+    """Every score block stays within ``block_bytes`` (about 12 bytes per entry with the masks), and any
+    block size gives the same filtered metrics as scoring everything at once."""
+    seed_everything(0)
+    model = build_model(ModelConfig(dim=16), toy_graph)
+    train(model, toy_graph, TrainConfig(epochs=2, batch_size=128, seed=0), progress=False)
+    whole = evaluate(model, toy_graph, "test", block_bytes=1 << 30)
+    shapes: list[tuple[int, int]] = []
+    for name in ("score_tails", "score_heads"):
+        original = getattr(model, name)
+
+        def recording(*args, _original=original, **kwargs):
+            scores = _original(*args, **kwargs)
+            shapes.append(tuple(scores.shape))
+            return scores
+        monkeypatch.setattr(model, name, recording)
+    budget = 7 * toy_graph.num_entities * 12  # room for 7 queries per block
+    small = evaluate(model, toy_graph, "test", block_bytes=budget)
+    assert len(shapes) > 2 and max(rows * cols * 12 for rows, cols in shapes) <= budget
+    assert max(rows for rows, _ in shapes) == 7  # full blocks of 7 queries, a shorter last one per side
+    for key in ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank"):
+        assert abs(small[key] - whole[key]) < 1e-12, key
