@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
         return wrap(args[0]) if args and callable(args[0]) else wrap
 
 
-def run_parallel(kernel, *args) -> None:
+def run_parallel(kernel, *args):
     """Run a ``parallel=True`` kernel on as many threads as torch uses, and leave torch's count as it was.
 
     numba's OpenMP layer shares the OpenMP runtime with torch, and entering a parallel region resets that
@@ -43,7 +43,7 @@ def run_parallel(kernel, *args) -> None:
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:
-        kernel(*args)
+        return kernel(*args)
     finally:
         torch.set_num_threads(threads)
 

@@ -13,7 +13,12 @@ from . import kernels
 
 
 def transe_score(head: torch.Tensor, relation: torch.Tensor, tail: torch.Tensor, p_norm: int) -> torch.Tensor:
-    """-||h + r - t||_p over the last dimension (shapes broadcast)."""
+    """-||h + r - t||_p over the last dimension (shapes broadcast).
+
+    L1 as ``abs().sum()``: the same values and (sub)gradient as ``vector_norm(ord=1)``, and about three
+    times faster forward and backward on CPU, where this is a training step's largest autograd node."""
+    if p_norm == 1:
+        return -(head + relation - tail).abs().sum(-1)
     return -torch.linalg.vector_norm(head + relation - tail, ord=p_norm, dim=-1)
 
 
