@@ -325,19 +325,18 @@ def test_cli_errors_are_messages(run_dir, capsys):
 @pytest.mark.fb15k
 @pytest.mark.slow
 def test_fb15k237_professions_lean_as_the_graph_does(fb15k):
-    """After a short TransE training (L1, dim 50, 20 epochs: ~20 s on an idle 2-core machine), professions
-    with many women in the graph (model; actor, which holds most of its actresses) lean female, and the
-    male-skewed ones (film director, composer) lean male.
+    """After a short TransE training (L1, dim 50, 20 epochs, Adam lr 0.003: ~10 s on an idle 2-core
+    machine), professions with many women in the graph (model; actor, which holds most of its actresses)
+    lean female, and the male-skewed ones (film director, composer) lean male.
 
-    What a training this short shows reliably (measured over seeds 0-3): model and actor on the female
-    side, the male-skewed professions (share of women at most half the graph's) on the male side on
-    average, the female-skewed ones (at least 1.25 times) on the female side, and a positive rank
-    correlation between the data's share of women and B_female (0.24-0.37). Film director and composer
-    individually lean male at seeds 0 and 1 but one of them flips at seed 2 or 3, so they are asserted
-    against model and actor, and as a group."""
+    Measured over seeds 0-3 with this setting: model and actor on the female side, film director on the male
+    side at every seed and composer at three of four (so the pair is asserted against model and actor, and
+    as a group), and a rank correlation between the data's share of women and B_female of 0.30-0.43. At lr
+    0.01 the same training is unstable on FB15k-237 (test MRR varies 0.09-0.12 over seeds) and the
+    correlation ranged 0.07-0.37, too close to chance for a test."""
     seed_everything(0)
     model = build_model(ModelConfig(dim=50, p_norm=1), fb15k)
-    train(model, fb15k, TrainConfig(epochs=20, batch_size=1024, lr=0.01, seed=0), progress=False)
+    train(model, fb15k, TrainConfig(epochs=20, batch_size=1024, lr=0.003, seed=0), progress=False)
     started = time.perf_counter()
     result = measure_bias(model, fb15k, "gender")
     seconds = time.perf_counter() - started
@@ -356,6 +355,6 @@ def test_fb15k237_professions_lean_as_the_graph_does(fb15k):
     assert {"film director", "composer"} <= set(frame.index[male_skewed])
     assert female[female_skewed].mean() > 0 > female[male_skewed].mean()
     _, stats = data_vs_model(result, "female", min_support=10)
-    assert stats["spearman"] > 0.15, stats
+    assert stats["spearman"] > 0.2, stats
     print(bias_table(result, "female", top=10).to_string())
     print(bias_table(result, "male", top=10).to_string())
