@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import fused
 from .errors import KGError
 from .evaluate import evaluate
 from .io import save_state_dict
@@ -177,6 +178,7 @@ def train(
     sampler = NegativeSampler(graph.num_entities, config.num_negatives, known)
     row_optimizer, dense_optimizer = make_optimizer(model, config.optimizer, config.lr)
     optimizers = [opt for opt in (row_optimizer, dense_optimizer) if opt is not None]
+    fused_step = fused.applies(model, config, device, dense_optimizer)
     valid = graph.splits["valid"]
     do_validate = config.eval_every > 0 and valid.shape[0] > 0
 
@@ -207,6 +209,12 @@ def train(
                 neg, mask = sampler.sample(pos, generator)
                 pos, neg = pos.to(device), neg.to(device)
                 mask = mask.to(device) if mask is not None else None
+                if fused_step:  # plain L1 TransE with the margin loss: loss and gradients in one kernel
+                    total_loss += fused.margin_l1_step(model, pos, neg, config.margin)
+                    row_optimizer.step()
+                    model.after_step(row_optimizer.rows_touched(model.entity))
+                    batches += 1
+                    continue
                 # Positives and negatives in one call: one lookup per table per step.
                 both = torch.cat([pos, neg.reshape(-1, 3)])
                 scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])

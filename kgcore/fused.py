@@ -1,0 +1,105 @@
+"""One fused CPU kernel for plain TransE's most common training step: L1 distance, margin ranking loss,
+corrupted-head-or-tail negatives.
+
+Through autograd that step is a dozen small torch operations forward and as many backward (lookups, the
+distance, the hinge, their gradients), each with a fixed cost that dominates at batch 1024. The loss and
+its gradient have a closed form, so one numba pass computes both:
+
+    L = 1 / (B K) * sum_{i, k} max(0, margin + d(h_i, r_i, t_i) - d(h'_ik, r_i, t'_ik)),
+    d(h, r, t) = ||h + r - t||_1,   d d / d h = sign(h + r - t) = d d / d r = -d d / d t
+
+(the same subgradients as torch: sign(0) = 0, and no gradient where the hinge is exactly 0). The per-lookup
+gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
+row optimizer, constraints and everything after the step are unchanged. ``train`` uses it only where it
+computes the same thing as the general path (``applies``); tests compare the two.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import kernels
+from .kernels import njit
+
+ENABLED = True  # tests switch it off to compare with the autograd path
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relation: np.ndarray, margin: float,
+                    ent_grads: np.ndarray, rel_grads: np.ndarray) -> float:
+    """Loss of the batch; fills ``ent_grads`` [2 B (1 + K), D] (rows in the order of ``entity_ids``) and
+    ``rel_grads`` [B, D] (one row per positive: its negatives share its relation)."""
+    batch, k_neg = neg.shape[0], neg.shape[1]
+    dim = entity.shape[1]
+    weight = np.float32(1.0 / (batch * k_neg))
+    gamma = np.float32(margin)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    pos_sign = np.empty(dim, np.float32)
+    diff = np.empty(dim, np.float32)
+    total = 0.0
+    for i in range(batch):
+        h, r, t = pos[i, 0], pos[i, 1], pos[i, 2]
+        d_pos = zero
+        for c in range(dim):
+            x = entity[h, c] + relation[r, c] - entity[t, c]
+            d_pos += abs(x)
+            pos_sign[c] = (one if x > zero else zero) - (one if x < zero else zero)
+        for c in range(dim):
+            rel_grads[i, c] = zero
+        active = zero
+        base = 2 * batch + 2 * i * k_neg  # negative rows follow the 2 B positive rows
+        for k in range(k_neg):
+            nh, nt = neg[i, k, 0], neg[i, k, 2]
+            d_neg = zero
+            for c in range(dim):
+                x = entity[nh, c] + relation[r, c] - entity[nt, c]
+                diff[c] = x
+                d_neg += abs(x)
+            hinge = gamma + d_pos - d_neg
+            row_h, row_t = base + 2 * k, base + 2 * k + 1
+            if hinge > zero:
+                total += hinge
+                active += one
+                for c in range(dim):
+                    x = diff[c]
+                    g = -weight * ((one if x > zero else zero) - (one if x < zero else zero))
+                    ent_grads[row_h, c] = g
+                    ent_grads[row_t, c] = -g
+                    rel_grads[i, c] += g
+            else:
+                for c in range(dim):
+                    ent_grads[row_h, c] = zero
+                    ent_grads[row_t, c] = zero
+        scale = weight * active
+        for c in range(dim):
+            g = scale * pos_sign[c]
+            ent_grads[2 * i, c] = g
+            ent_grads[2 * i + 1, c] = -g
+            rel_grads[i, c] += g
+    return total * weight
+
+
+def applies(model, config, device: torch.device, dense_optimizer) -> bool:
+    """Whether the fused step computes exactly what the general path would for this model and setting."""
+    from .models.base import TransE
+
+    return (ENABLED and kernels.AVAILABLE and type(model) is TransE and model.p_norm == 1
+            and config.loss == "margin" and config.negative_mode == "corrupt" and not config.filtered_negatives
+            and device.type == "cpu" and dense_optimizer is None
+            and model.entity.weight.dtype == torch.float32 and model.relation.weight.dtype == torch.float32)
+
+
+def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> float:
+    """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists."""
+    batch, k_neg = neg.shape[0], neg.shape[1]
+    dim = model.entity.weight.shape[1]
+    pos = pos.contiguous()
+    neg = neg.contiguous()
+    ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
+    rel_grads = np.empty((batch, dim), np.float32)
+    loss = _margin_l1_step(pos.numpy(), neg.numpy(), model.entity.weight.detach().numpy(),
+                           model.relation.weight.detach().numpy(), float(margin), ent_grads, rel_grads)
+    entity_ids = torch.cat([pos[:, [0, 2]].reshape(-1), neg[:, :, [0, 2]].reshape(-1)])
+    model.entity.pending.append((entity_ids, torch.from_numpy(ent_grads)))
+    model.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
+    return float(loss)
