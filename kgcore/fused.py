@@ -10,8 +10,9 @@ its gradient have a closed form, so one numba pass computes both:
 
 (the same subgradients as torch: sign(0) = 0, and no gradient where the hinge is exactly 0). The per-lookup
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
-row optimizer, constraints and everything after the step are unchanged. ``train`` uses it only where it
-computes the same thing as the general path (``applies``); tests compare the two.
+row optimizer, constraints and everything after the step are unchanged; a model's extra loss terms (the
+KL model's divergence) are added through autograd as usual. ``train`` uses it only where it computes the same
+thing as the general path (``applies``); tests compare the two.
 """
 from __future__ import annotations
 
@@ -80,10 +81,14 @@ def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relati
 
 
 def applies(model, config, device: torch.device, dense_optimizer) -> bool:
-    """Whether the fused step computes exactly what the general path would for this model and setting."""
-    from .models.base import TransE
+    """Whether the fused step computes exactly what the general path would for this model and setting:
+    plain TransE scoring (TransE itself, or the KL model without attribute embeddings, whose KL term is
+    then added through autograd), L1, margin loss, unfiltered corrupted negatives, CPU."""
+    from .models.base import KGEModel, TransE
 
-    return (ENABLED and kernels.AVAILABLE and type(model) is TransE and model.p_norm == 1
+    plain = type(model) is TransE or (getattr(model, "name", "") == "kl" and not getattr(model, "whitelist", True))
+    return (ENABLED and kernels.AVAILABLE and plain and type(model).represent is KGEModel.represent
+            and model.p_norm == 1
             and config.loss == "margin" and config.negative_mode == "corrupt" and not config.filtered_negatives
             and device.type == "cpu" and dense_optimizer is None
             and model.entity.weight.dtype == torch.float32 and model.relation.weight.dtype == torch.float32)

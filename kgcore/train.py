@@ -209,21 +209,22 @@ def train(
                 neg, mask = sampler.sample(pos, generator)
                 pos, neg = pos.to(device), neg.to(device)
                 mask = mask.to(device) if mask is not None else None
-                if fused_step:  # plain L1 TransE with the margin loss: loss and gradients in one kernel
-                    total_loss += fused.margin_l1_step(model, pos, neg, config.margin)
-                    row_optimizer.step()
-                    model.after_step(row_optimizer.rows_touched(model.entity))
-                    batches += 1
-                    continue
-                # Positives and negatives in one call: one lookup per table per step.
-                both = torch.cat([pos, neg.reshape(-1, 3)])
-                scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
-                pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
-            loss = ranking_loss(pos_scores, neg_scores, config, mask)
+                if fused_step:
+                    # L1 TransE scoring with the margin loss: its loss and row gradients in one kernel (the
+                    # gradients are already in the tables); a model's extra terms still go through autograd.
+                    loss = torch.tensor(fused.margin_l1_step(model, pos, neg, config.margin))
+                else:
+                    # Positives and negatives in one call: one lookup per table per step.
+                    both = torch.cat([pos, neg.reshape(-1, 3)])
+                    scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+                    pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
+            if not fused_step:
+                loss = ranking_loss(pos_scores, neg_scores, config, mask)
             extra = model.extra_loss(pos)
             for term in extra.values():
                 loss = loss + term
-            loss.backward()
+            if loss.requires_grad:
+                loss.backward()
             for opt in optimizers:
                 opt.step()
             model.after_step(row_optimizer.rows_touched(model.entity))

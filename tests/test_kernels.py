@@ -117,7 +117,9 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
-def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch):
+@pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]}])
+def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
+    """TransE, and the KL model (its KL term through autograd on top of the fused ranking step)."""
     from kgcore import fused
     from kgcore.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
@@ -125,15 +127,20 @@ def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch)
 
     def run():
         seed_everything(0)
-        model = build_model(ModelConfig(dim=16, p_norm=1), toy_graph)
+        model = build_model(ModelConfig(dim=16, p_norm=1, **model_options), toy_graph)
         result = train(model, toy_graph, TrainConfig(epochs=5, batch_size=64, lr=0.01, seed=0), progress=False)
         return model, result
 
-    assert fused.applies(build_model(ModelConfig(dim=4, p_norm=1), toy_graph), TrainConfig(), torch.device("cpu"), None)
+    cpu = torch.device("cpu")
+    assert fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph), TrainConfig(), cpu, None)
+    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=2, **model_options), toy_graph), TrainConfig(), cpu, None)
+    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph),
+                             TrainConfig(loss="softplus"), cpu, None)
     fast_model, fast = run()
     monkeypatch.setattr(fused, "ENABLED", False)
     slow_model, slow = run()
     for a, b in zip(fast.history, slow.history):
         assert a.loss == pytest.approx(b.loss, rel=1e-4)
+        assert a.extras == pytest.approx(b.extras, rel=1e-3, abs=1e-6)
     torch.testing.assert_close(fast_model.entity.weight, slow_model.entity.weight, rtol=1e-4, atol=1e-5)
     assert evaluate(fast_model, toy_graph, "test")["mrr"] == pytest.approx(evaluate(slow_model, toy_graph, "test")["mrr"], abs=1e-3)
