@@ -11,7 +11,8 @@ its gradient have a closed form, so one numba pass computes both:
 (the same subgradients as torch: sign(0) = 0, and no gradient where the hinge is exactly 0). The per-lookup
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
 row optimizer, constraints and everything after the step are unchanged; a model's extra loss terms (the
-KL model's divergence) are added through autograd as usual. ``train`` uses it only where it computes the same
+KL model's divergence) come from the model's ``fused_extra_loss`` where it has one, through autograd
+otherwise. ``train`` uses it only where it computes the same
 thing as the general path (``applies``); tests compare the two.
 """
 from __future__ import annotations
@@ -20,64 +21,69 @@ import numpy as np
 import torch
 
 from . import kernels
-from .kernels import njit
+from .kernels import njit, prange
 
 ENABLED = True  # tests switch it off to compare with the autograd path
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relation: np.ndarray, margin: float,
-                    ent_grads: np.ndarray, rel_grads: np.ndarray) -> float:
+                    ent_grads: np.ndarray, rel_grads: np.ndarray, chunks: int) -> float:
     """Loss of the batch; fills ``ent_grads`` [2 B (1 + K), D] (rows in the order of ``entity_ids``) and
-    ``rel_grads`` [B, D] (one row per positive: its negatives share its relation)."""
+    ``rel_grads`` [B, D] (one row per positive: its negatives share its relation). Positives are split
+    into ``chunks`` ranges run in parallel: each writes only its own rows (run it through
+    ``kernels.run_parallel``)."""
     batch, k_neg = neg.shape[0], neg.shape[1]
     dim = entity.shape[1]
     weight = np.float32(1.0 / (batch * k_neg))
     gamma = np.float32(margin)
     zero, one = np.float32(0.0), np.float32(1.0)
-    pos_sign = np.empty(dim, np.float32)
-    diff = np.empty(dim, np.float32)
-    total = 0.0
-    for i in range(batch):
-        h, r, t = pos[i, 0], pos[i, 1], pos[i, 2]
-        d_pos = zero
-        for c in range(dim):
-            x = entity[h, c] + relation[r, c] - entity[t, c]
-            d_pos += abs(x)
-            pos_sign[c] = (one if x > zero else zero) - (one if x < zero else zero)
-        for c in range(dim):
-            rel_grads[i, c] = zero
-        active = zero
-        base = 2 * batch + 2 * i * k_neg  # negative rows follow the 2 B positive rows
-        for k in range(k_neg):
-            nh, nt = neg[i, k, 0], neg[i, k, 2]
-            d_neg = zero
+    partial = np.zeros(chunks, dtype=np.float64)
+    for chunk in prange(chunks):
+        pos_sign = np.empty(dim, np.float32)
+        diff = np.empty(dim, np.float32)
+        total = 0.0
+        for i in range(chunk * batch // chunks, (chunk + 1) * batch // chunks):
+            h, r, t = pos[i, 0], pos[i, 1], pos[i, 2]
+            d_pos = zero
             for c in range(dim):
-                x = entity[nh, c] + relation[r, c] - entity[nt, c]
-                diff[c] = x
-                d_neg += abs(x)
-            hinge = gamma + d_pos - d_neg
-            row_h, row_t = base + 2 * k, base + 2 * k + 1
-            if hinge > zero:
-                total += hinge
-                active += one
+                x = entity[h, c] + relation[r, c] - entity[t, c]
+                d_pos += abs(x)
+                pos_sign[c] = (one if x > zero else zero) - (one if x < zero else zero)
+            for c in range(dim):
+                rel_grads[i, c] = zero
+            active = zero
+            base = 2 * batch + 2 * i * k_neg  # negative rows follow the 2 B positive rows
+            for k in range(k_neg):
+                nh, nt = neg[i, k, 0], neg[i, k, 2]
+                d_neg = zero
                 for c in range(dim):
-                    x = diff[c]
-                    g = -weight * ((one if x > zero else zero) - (one if x < zero else zero))
-                    ent_grads[row_h, c] = g
-                    ent_grads[row_t, c] = -g
-                    rel_grads[i, c] += g
-            else:
-                for c in range(dim):
-                    ent_grads[row_h, c] = zero
-                    ent_grads[row_t, c] = zero
-        scale = weight * active
-        for c in range(dim):
-            g = scale * pos_sign[c]
-            ent_grads[2 * i, c] = g
-            ent_grads[2 * i + 1, c] = -g
-            rel_grads[i, c] += g
-    return total * weight
+                    x = entity[nh, c] + relation[r, c] - entity[nt, c]
+                    diff[c] = x
+                    d_neg += abs(x)
+                hinge = gamma + d_pos - d_neg
+                row_h, row_t = base + 2 * k, base + 2 * k + 1
+                if hinge > zero:
+                    total += hinge
+                    active += one
+                    for c in range(dim):
+                        x = diff[c]
+                        g = -weight * ((one if x > zero else zero) - (one if x < zero else zero))
+                        ent_grads[row_h, c] = g
+                        ent_grads[row_t, c] = -g
+                        rel_grads[i, c] += g
+                else:
+                    for c in range(dim):
+                        ent_grads[row_h, c] = zero
+                        ent_grads[row_t, c] = zero
+            scale = weight * active
+            for c in range(dim):
+                g = scale * pos_sign[c]
+                ent_grads[2 * i, c] = g
+                ent_grads[2 * i + 1, c] = -g
+                rel_grads[i, c] += g
+        partial[chunk] = total
+    return partial.sum() * weight
 
 
 def applies(model, config, device: torch.device, dense_optimizer) -> bool:
@@ -94,17 +100,20 @@ def applies(model, config, device: torch.device, dense_optimizer) -> bool:
             and model.entity.weight.dtype == torch.float32 and model.relation.weight.dtype == torch.float32)
 
 
-def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> float:
-    """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists."""
+def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, np.ndarray]:
+    """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists and
+    returns, beside the loss, the pending gradient rows of the positives' heads (row 2i) and tails (2i + 1),
+    where a model's fused extra terms add theirs (``KGEModel.fused_extra_loss``)."""
     batch, k_neg = neg.shape[0], neg.shape[1]
     dim = model.entity.weight.shape[1]
     pos = pos.contiguous()
     neg = neg.contiguous()
     ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
     rel_grads = np.empty((batch, dim), np.float32)
-    loss = _margin_l1_step(pos.numpy(), neg.numpy(), model.entity.weight.detach().numpy(),
-                           model.relation.weight.detach().numpy(), float(margin), ent_grads, rel_grads)
+    loss = kernels.run_parallel(_margin_l1_step, pos.numpy(), neg.numpy(), model.entity.weight.detach().numpy(),
+                                model.relation.weight.detach().numpy(), float(margin), ent_grads, rel_grads,
+                                kernels.chunks(batch))
     entity_ids = torch.cat([pos[:, [0, 2]].reshape(-1), neg[:, :, [0, 2]].reshape(-1)])
     model.entity.pending.append((entity_ids, torch.from_numpy(ent_grads)))
     model.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
-    return float(loss)
+    return float(loss), ent_grads[:2 * batch]

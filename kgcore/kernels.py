@@ -48,6 +48,14 @@ def run_parallel(kernel, *args):
         torch.set_num_threads(threads)
 
 
+def chunks(items: int, per_chunk: int = 64) -> int:
+    """How many ranges to split ``items`` into for a ``prange`` over ranges: one per thread torch uses
+    (``run_parallel`` gives numba the same count), fewer when there are too few items to share."""
+    import torch
+
+    return max(1, min(torch.get_num_threads(), items // per_chunk))
+
+
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def accumulate(ids: np.ndarray, grads: np.ndarray, acc: np.ndarray, flags: np.ndarray,
                touched: np.ndarray) -> int:

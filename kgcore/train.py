@@ -212,7 +212,8 @@ def train(
                 if fused_step:
                     # L1 TransE scoring with the margin loss: its loss and row gradients in one kernel (the
                     # gradients are already in the tables); a model's extra terms still go through autograd.
-                    loss = torch.tensor(fused.margin_l1_step(model, pos, neg, config.margin))
+                    value, head_tail_grads = fused.margin_l1_step(model, pos, neg, config.margin)
+                    loss = torch.tensor(value)
                 else:
                     # Positives and negatives in one call: one lookup per table per step.
                     both = torch.cat([pos, neg.reshape(-1, 3)])
@@ -220,7 +221,9 @@ def train(
                     pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
             if not fused_step:
                 loss = ranking_loss(pos_scores, neg_scores, config, mask)
-            extra = model.extra_loss(pos)
+            extra = model.fused_extra_loss(pos, head_tail_grads) if fused_step else None
+            if extra is None:
+                extra = model.extra_loss(pos)
             for term in extra.values():
                 loss = loss + term
             if loss.requires_grad:

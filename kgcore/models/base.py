@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -165,6 +166,14 @@ class KGEModel(nn.Module):
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named loss terms added to the ranking loss for this batch of positive triples."""
         return {}
+
+    def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
+        """``extra_loss`` for the fused training step (``kgcore.fused``): the same terms, with their
+        gradients handed to the tables without autograd: added to ``head_tail_grads`` [2B, D] (the
+        ranking step's pending gradient rows of the batch's heads, 2i, and tails, 2i + 1) or appended to
+        the tables' ``pending`` lists. None where a model has no such path; the loop then calls
+        ``extra_loss``."""
+        return None
 
     def after_step(self, touched_entities: torch.Tensor | None) -> None:
         """Constraints beyond the tables' own (entities are kept on the unit sphere by their table's

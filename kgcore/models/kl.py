@@ -46,13 +46,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, SpecError
+from ..kernels import chunks, run_parallel
 from .attributes import DebiasedAttribute, debiased_tables, describe, person_rows
 from .base import KGEModel, ModelConfig
+from . import kl_kernel
 from .kl_kernel import kl_loss
 
 if TYPE_CHECKING:
@@ -154,6 +157,9 @@ class KLDebiasedTransE(KGEModel):
         self.register_buffer("pair_tail", torch.tensor([pair_tail[i] for i in keep], dtype=torch.long))
         self.register_buffer("pair_key", torch.sort(self.pair_relation * graph.num_entities + self.pair_tail).values)
         # Eq. (3): one vector per attribute value; none at all for the pure KL model.
+        # numpy views of the tables and buffers for ``fused_extra_loss`` (False: not applicable), made on
+        # first use and dropped when the model moves.
+        self._fused_constants: tuple | bool | None = None
         self.attribute_vectors = nn.ParameterList(
             [nn.Parameter(torch.zeros(a.num_values, config.dim)) for a in self.attributes] if self.whitelist else [])
 
@@ -233,6 +239,51 @@ class KLDebiasedTransE(KGEModel):
                                           self.direction == "predicted||target")
             start = stop
         return terms
+
+    def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
+        """Eq. (2)'s KL terms with no autograd at all, for the fused ranking step: one numba pass per
+        attribute finds the batch's people and computes the divergence and its gradients, adding each
+        person's to their row of the ranking step's ``head_tail_grads`` (so the optimizer sees no extra
+        rows) and handing the values' and the relation's to the tables' ``pending`` lists. Through
+        autograd, the lookups, the backward pass and the extra rows of this small term cost more than
+        the ranking step itself. Only for the pure KL model (no whitelist) with L1 on a CPU."""
+        if self._fused_constants is None:
+            entity, relation = self.entity.weight, self.relation.weight
+            eligible = (not self.whitelist and self.p_norm == 1 and kl_kernel.AVAILABLE
+                        and entity.device.type == "cpu" and entity.dtype == relation.dtype == torch.float32)
+            self._fused_constants = (
+                entity.detach().numpy(), relation.detach().numpy(), self.is_person.numpy().view(np.uint8),
+                np.zeros(self.num_entities, dtype=np.uint8),
+                [(attribute, weight, getattr(self, f"values_{k}"), getattr(self, f"values_{k}").numpy(),
+                  getattr(self, f"log_target_{k}").double().numpy(), self.attribute_relations[k:k + 1],
+                  -1.0 if attribute.reversed else 1.0)
+                 for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)) if weight > 0],
+            ) if eligible else False
+        if self._fused_constants is False:
+            return None
+        entity, relation, is_person, seen, constants = self._fused_constants
+        pos = batch.contiguous().numpy()
+        n_chunks = chunks(pos.shape[0], per_chunk=128)
+        predicted_first = self.direction == "predicted||target"
+        terms: dict[str, torch.Tensor] = {}
+        for attribute, weight, values, value_ids, log_target, relation_id, sign in constants:
+            # Fresh arrays each step: the tables' pending lists hold them until the optimizer's step.
+            grad_values = np.empty((value_ids.shape[0], entity.shape[1]), dtype=np.float32)
+            grad_relation = np.empty((1, entity.shape[1]), dtype=np.float32)
+            r = attribute.relation_id
+            count, value = run_parallel(kl_kernel.kl_l1_batch, pos, is_person, seen, entity, relation[r:r + 1], sign,
+                                        value_ids, log_target, weight, predicted_first, head_tail_grads, grad_values,
+                                        grad_relation, n_chunks)
+            if count == 0:
+                return {}
+            self.entity.pending.append((values, torch.from_numpy(grad_values)))
+            self.relation.pending.append((relation_id, torch.from_numpy(grad_relation)))
+            terms[f"kl_{attribute.name}"] = torch.tensor(value)
+        return terms
+
+    def _apply(self, fn, *args, **kwargs):
+        self._fused_constants = None  # views of buffers that a device or dtype move replaces
+        return super()._apply(fn, *args, **kwargs)
 
     def _relation_whitelisted(self, relation_id: int) -> bool:
         return any(r == relation_id for r, _ in self.whitelist)

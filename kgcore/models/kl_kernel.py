@@ -13,64 +13,133 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..kernels import AVAILABLE, njit
+from ..kernels import AVAILABLE, njit, prange
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _kl_row(q: np.ndarray, values: np.ndarray, log_target: np.ndarray, predicted_first: bool, scale: float,
+            grad_q: np.ndarray, grad_values: np.ndarray, scores: np.ndarray, d_scores: np.ndarray) -> float:
+    """One person's KL between softmax_v(-||q - c_v||_1) and the target; writes scale x its gradient with
+    respect to ``q`` into ``grad_q`` and adds that with respect to the values into ``grad_values``.
+    ``scores`` and ``d_scores`` are scratch of length V. One exp per value and one log per person: with
+    a handful of values the transcendental functions, not the d-dimensional loops, are the cost."""
+    n_values, dim = values.shape
+    zero = np.float32(0.0)
+    for v in range(n_values):
+        dist = zero
+        for k in range(dim):
+            dist += abs(q[k] - values[v, k])
+        scores[v] = -dist
+    top = scores.max()
+    norm = 0.0
+    for v in range(n_values):
+        scores[v] = scores[v] - top
+        d_scores[v] = np.exp(scores[v])  # unnormalised p_v for now
+        norm += d_scores[v]
+    log_norm = np.log(norm)
+    kl = 0.0
+    for v in range(n_values):
+        log_p = scores[v] - log_norm
+        scores[v] = log_p
+        if predicted_first:
+            kl += d_scores[v] / norm * (log_p - log_target[v])
+        else:
+            kl += np.exp(log_target[v]) * (log_target[v] - log_p)
+    for v in range(n_values):
+        p = d_scores[v] / norm
+        if predicted_first:  # d KL(p || q) / d score_v = p_v (log p_v - log q_v - KL)
+            d_scores[v] = scale * p * (scores[v] - log_target[v] - kl)
+        else:  # d KL(q || p) / d score_v = p_v - q_v
+            d_scores[v] = scale * (p - np.exp(log_target[v]))
+    for k in range(dim):
+        grad_q[k] = zero
+    for v in range(n_values):
+        ds = np.float32(d_scores[v])
+        for k in range(dim):
+            # score_v = -sum_k |q_k - c_vk|: d/dq_k = -sign(q_k - c_vk), d/dc_vk = +sign(q_k - c_vk)
+            x = q[k] - values[v, k]
+            g = ds if x > zero else (-ds if x < zero else zero)
+            grad_q[k] -= g
+            grad_values[v, k] += g
+    return kl
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _kl_l1(query: np.ndarray, values: np.ndarray, log_target: np.ndarray, predicted_first: bool,
            grad_query: np.ndarray, grad_values: np.ndarray) -> float:
     """Mean over people of KL between softmax_v(-||q_j - c_v||_1) and the target; fills the gradients
-    of that mean with respect to ``query`` [P, D] and ``values`` [V, D] (float32 rows, so the inner
-    loops vectorise)."""
-    n, dim = query.shape
-    n_values = values.shape[0]
-    scores = np.empty(n_values, dtype=np.float64)
-    log_p = np.empty(n_values, dtype=np.float64)
-    d_scores = np.empty(n_values, dtype=np.float32)
-    total = 0.0
+    of that mean with respect to ``query`` [P, D] and ``values`` [V, D]."""
+    n = query.shape[0]
+    scores = np.empty(values.shape[0], dtype=np.float64)
+    d_scores = np.empty(values.shape[0], dtype=np.float64)
     grad_values[:] = np.float32(0.0)
-    zero, one = np.float32(0.0), np.float32(1.0)
+    total = 0.0
     for j in range(n):
-        q = query[j]
-        for v in range(n_values):
-            c = values[v]
-            dist = zero
-            for k in range(dim):
-                dist += abs(q[k] - c[k])
-            scores[v] = -dist
-        top = scores.max()
-        norm = 0.0
-        for v in range(n_values):
-            norm += np.exp(scores[v] - top)
-        log_norm = top + np.log(norm)
-        kl = 0.0
-        for v in range(n_values):
-            log_p[v] = scores[v] - log_norm
-            if predicted_first:
-                kl += np.exp(log_p[v]) * (log_p[v] - log_target[v])
-            else:
-                kl += np.exp(log_target[v]) * (log_target[v] - log_p[v])
-        total += kl
-        for v in range(n_values):
-            p = np.exp(log_p[v])
-            if predicted_first:  # d KL(p || q) / d score_v = p_v (log p_v - log q_v - KL)
-                d_scores[v] = p * (log_p[v] - log_target[v] - kl) / n
-            else:  # d KL(q || p) / d score_v = p_v - q_v
-                d_scores[v] = (p - np.exp(log_target[v])) / n
-        g = grad_query[j]
-        for k in range(dim):
-            g[k] = zero
-        for v in range(n_values):
-            c = values[v]
-            gv = grad_values[v]
-            ds = d_scores[v]
-            for k in range(dim):
-                diff = q[k] - c[k]
-                sign = (one if diff > zero else zero) - (one if diff < zero else zero)
-                # score_v = -sum_k |q_k - c_vk|: d/dq_k = -sign, d/dc_vk = +sign
-                g[k] -= ds * sign
-                gv[k] += ds * sign
+        total += _kl_row(query[j], values, log_target, predicted_first, 1.0 / n, grad_query[j], grad_values,
+                         scores, d_scores)
     return total / n
+
+
+@njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
+def kl_l1_batch(batch: np.ndarray, is_person: np.ndarray, seen: np.ndarray, entity: np.ndarray,
+                relation_row: np.ndarray, sign: float, value_ids: np.ndarray, log_target: np.ndarray,
+                weight: float, predicted_first: bool, head_tail_grads: np.ndarray, grad_values: np.ndarray,
+                grad_relation: np.ndarray, chunks: int) -> tuple[int, float]:
+    """``_kl_l1`` for the distinct people among the heads and tails of ``batch`` [B, 3], read straight
+    from the ``entity`` table, with the gradients of weight x mean_j KL: each person's is added to the row
+    of ``head_tail_grads`` [2B, D] (row 2i: head of triple i, 2i + 1: its tail) where the person first
+    occurs, the values' written to ``grad_values`` [V, D] and the relation's to ``grad_relation`` [1, D].
+    Returns (number of people, that value). ``seen`` is a zeroed flag per entity, left zeroed. People are
+    split into ``chunks`` ranges run in parallel, each summing its own value and relation gradients (run
+    it through ``kernels.run_parallel``)."""
+    rows = np.empty(2 * batch.shape[0], dtype=np.int64)
+    n = 0
+    for i in range(batch.shape[0]):
+        for side in range(2):
+            e = batch[i, 2 * side]
+            if is_person[e] and not seen[e]:
+                seen[e] = 1
+                rows[n] = 2 * i + side
+                n += 1
+    dim = entity.shape[1]
+    n_values = value_ids.shape[0]
+    grad_values[:] = np.float32(0.0)
+    grad_relation[:] = np.float32(0.0)
+    if n == 0:
+        return 0, 0.0
+    values = np.empty((n_values, dim), dtype=np.float32)
+    for v in range(n_values):
+        values[v] = entity[value_ids[v]]
+    s = np.float32(sign)
+    scale = weight / n
+    part_values = np.zeros((chunks, n_values, dim), dtype=np.float32)
+    part_relation = np.zeros((chunks, dim), dtype=np.float32)
+    part_total = np.zeros(chunks, dtype=np.float64)
+    for chunk in prange(chunks):
+        scores = np.empty(n_values, dtype=np.float64)
+        d_scores = np.empty(n_values, dtype=np.float64)
+        query = np.empty(dim, dtype=np.float32)
+        grad_query = np.empty(dim, dtype=np.float32)
+        total = 0.0
+        for j in range(chunk * n // chunks, (chunk + 1) * n // chunks):
+            row = rows[j]
+            e = batch[row // 2, 2 * (row % 2)]
+            seen[e] = 0
+            for k in range(dim):
+                query[k] = entity[e, k] + s * relation_row[0, k]
+            total += _kl_row(query, values, log_target, predicted_first, scale, grad_query, part_values[chunk],
+                             scores, d_scores)
+            for k in range(dim):
+                head_tail_grads[row, k] += grad_query[k]
+                part_relation[chunk, k] += s * grad_query[k]
+        part_total[chunk] = total
+    for chunk in range(chunks):
+        for k in range(dim):
+            grad_relation[0, k] += part_relation[chunk, k]
+        for v in range(n_values):
+            for k in range(dim):
+                grad_values[v, k] += part_values[chunk, v, k]
+    return n, weight * part_total.sum() / n
 
 
 class _FusedKL(torch.autograd.Function):
