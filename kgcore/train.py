@@ -122,7 +122,10 @@ def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer,
     if not dense:
         return rows, None
     dense_cls = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name]
-    return rows, dense_cls(dense, lr=lr)
+    try:  # one kernel for all dense parameters (Bose's filters are four tensors updated every step)
+        return rows, dense_cls(dense, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return rows, dense_cls(dense, lr=lr, foreach=True)
 
 
 def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,

@@ -119,7 +119,7 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 @pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]}])
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
-    """TransE, and the KL model (its KL term through autograd on top of the fused ranking step)."""
+    """TransE, and the KL model (its KL term fused too, see ``KLDebiasedTransE.fused_extra_loss``)."""
     from kgcore import fused
     from kgcore.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
