@@ -88,8 +88,8 @@ def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relati
 
 def applies(model, config, device: torch.device, dense_optimizer) -> bool:
     """Whether the fused step computes exactly what the general path would for this model and setting:
-    plain TransE scoring (TransE itself, or the KL model without attribute embeddings, whose KL term is
-    then added through autograd), L1, margin loss, unfiltered corrupted negatives, CPU."""
+    plain TransE scoring (TransE itself, or the KL model without attribute embeddings, whose KL term
+    then comes from its ``fused_extra_loss``), L1, margin loss, unfiltered corrupted negatives, CPU."""
     from .models.base import KGEModel, TransE
 
     plain = type(model) is TransE or (getattr(model, "name", "") == "kl" and not getattr(model, "whitelist", True))

@@ -1,11 +1,17 @@
-"""The KL term of the ``kl`` model (eq. 2 of ``kgcore.models.kl``) for L1 TransE as one fused CPU kernel.
+"""The KL term of the ``kl`` model (eq. 2 of ``kgcore.models.kl``) for L1 TransE as fused CPU kernels.
 
 A training step's KL term is a few hundred people x a few attribute values x d; done with torch ops it is
 about twenty small operations forward and as many backward, whose fixed per-operation cost (not the
-arithmetic) made the KL model ~1.2-1.3x slower per epoch than TransE on FB15k-237. Here one numba pass
-computes the per-person divergences and their gradients; the autograd function hands the saved gradients
-back. ``kl_loss_torch`` is the same quantity in torch ops: the fallback (GPUs, L2, no numba) and what the
-tests compare the kernel against.
+arithmetic) made the KL model ~1.3x slower per epoch than TransE on FB15k-237. Two numba paths:
+
+- ``kl_l1_batch``: the training step's path (``KLDebiasedTransE.fused_extra_loss``, with the fused
+  ranking step of ``kgcore.fused``): finds the batch's people, computes their divergences and gradients
+  in parallel and adds each person's gradient to the ranking step's row for them; no autograd at all.
+- ``_FusedKL``: an autograd function around ``_kl_l1`` for the autograd path (other losses, or
+  ``kgcore.fused`` switched off).
+
+``kl_loss_torch`` is the same quantity in torch ops: the fallback (GPUs, L2, no numba) and what the
+tests compare the kernels against.
 """
 from __future__ import annotations
 
