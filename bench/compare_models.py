@@ -97,10 +97,14 @@ def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
                        extra=bose_options(args.bose_option) if name == "bose" else {})
 
 
+def training_config(args: argparse.Namespace, seed: int, epochs: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam", loss="margin",
+                       margin=args.margin, num_negatives=1, seed=seed)
+
+
 def run_one(name: str, seed: int, graph, source: DataSource, args: argparse.Namespace, out: Path) -> dict:
     config = model_config(name, args)
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
-                               loss="margin", margin=args.margin, num_negatives=1, seed=seed)
+    train_config = training_config(args, seed, args.epochs)
     if args.threads:
         # numba's parallel evaluation kernels reset the OpenMP thread count torch uses; set it again.
         torch.set_num_threads(args.threads)
@@ -150,9 +154,8 @@ def interleaved_epoch_times(names: list[str], graph, args: argparse.Namespace) -
         for name in names:
             if args.threads:
                 torch.set_num_threads(args.threads)
-            config = TrainConfig(epochs=1, batch_size=args.batch_size, lr=args.lr, optimizer="adam", loss="margin",
-                                 margin=args.margin, num_negatives=1, seed=round_)
-            seconds = train(models[name], graph, config, progress=False).history[0].seconds
+            result = train(models[name], graph, training_config(args, round_, 1), progress=False)
+            seconds = result.history[0].seconds
             if round_ > 0:  # round 0 warms caches and compiled kernels
                 rows.append({"round": round_, "model": name, "seconds": seconds})
     return pd.DataFrame(rows)

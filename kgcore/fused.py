@@ -12,8 +12,8 @@ its gradient have a closed form, so one numba pass computes both:
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
 row optimizer, constraints and everything after the step are unchanged; a model's extra loss terms (the
 KL model's divergence) come from the model's ``fused_extra_loss`` where it has one, through autograd
-otherwise. ``train`` uses it only where it computes the same
-thing as the general path (``applies``); tests compare the two.
+otherwise. ``train`` uses it only where it computes the same thing as the general path (``applies``);
+tests compare the two.
 """
 from __future__ import annotations
 

@@ -27,8 +27,7 @@ def _kl_row(q: np.ndarray, values: np.ndarray, log_target: np.ndarray, predicted
             grad_q: np.ndarray, grad_values: np.ndarray, scores: np.ndarray, d_scores: np.ndarray) -> float:
     """One person's KL between softmax_v(-||q - c_v||_1) and the target; writes scale x its gradient with
     respect to ``q`` into ``grad_q`` and adds that with respect to the values into ``grad_values``.
-    ``scores`` and ``d_scores`` are scratch of length V. One exp per value and one log per person: with
-    a handful of values the transcendental functions, not the d-dimensional loops, are the cost."""
+    ``scores`` and ``d_scores`` are scratch of length V; one exp per value and one log per person."""
     n_values, dim = values.shape
     zero = np.float32(0.0)
     for v in range(n_values):
