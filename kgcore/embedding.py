@@ -197,3 +197,48 @@ class RowOptimizer:
     def rows_touched(self, table: RowEmbedding) -> torch.Tensor | None:
         """Rows the last ``step`` updated in ``table``."""
         return self.touched.get(id(table))
+
+
+class DenseAdam:
+    """``torch.optim.Adam`` (optionally AMSGrad) for a model's few small dense parameters (Bose's filters
+    and discriminators: ~40k floats each) on a CPU, one numba pass per parameter.
+
+    torch's optimizer spends ~0.25 ms a step in Python around its kernel, whatever the size, which is
+    ~10% of a Bose epoch at two optimizers per step; this does the same arithmetic (per-parameter step
+    counts, bias correction, parameters without a gradient skipped) in ~0.03 ms. ``zero_grad`` and
+    ``step`` as in torch; ``for_parameters`` falls back to torch's own where the kernel does not apply."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, amsgrad: bool = False) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps, self.amsgrad = lr, betas, eps, amsgrad
+        self.steps = [0] * len(self.params)
+        self.state = [None] * len(self.params)
+
+    @staticmethod
+    def for_parameters(params: list[nn.Parameter], lr: float, amsgrad: bool = False):
+        """This optimizer where it applies (numba, CPU, float32), else torch's fused (or foreach) Adam."""
+        if kernels.AVAILABLE and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
+            return DenseAdam(params, lr=lr, amsgrad=amsgrad)
+        try:
+            return torch.optim.Adam(params, lr=lr, amsgrad=amsgrad, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, lr=lr, amsgrad=amsgrad, foreach=True)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.params:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        for i, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            if self.state[i] is None:
+                self.state[i] = np.zeros((3 if self.amsgrad else 2, param.numel()), np.float32)
+            self.steps[i] += 1
+            state = self.state[i]
+            kernels.adam_dense(param.detach().view(-1).numpy(), param.grad.contiguous().view(-1).numpy(),
+                               state[0], state[1], state[-1], self.lr, beta1, beta2, self.eps,
+                               1 - beta1 ** self.steps[i], 1 - beta2 ** self.steps[i], self.amsgrad)

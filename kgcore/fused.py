@@ -10,9 +10,11 @@ its gradient have a closed form, so one numba pass computes both:
 
 (the same subgradients as torch: sign(0) = 0, and no gradient where the hinge is exactly 0). The per-lookup
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
-row optimizer, constraints and everything after the step are unchanged; a model's extra loss terms (the
-KL model's divergence) come from the model's ``fused_extra_loss`` where it has one, through autograd
-otherwise. ``train`` uses it only where it computes the same thing as the general path (``applies``);
+row optimizer, constraints and everything after the step are unchanged. Each model says whether it has a
+fused step (``KGEModel.supports_fused_step``) and takes it (``KGEModel.fused_step``): TransE as is, the KL
+model with its divergence fused too (``fused_extra_loss``), Bose & Hamilton's model by running the kernel
+on the batch's filtered vectors as if they were the entity table (``margin_l1_grads``, ``distinct``,
+``move_rows``). ``train`` uses it only where it computes the same thing as the general path (``applies``);
 tests compare the two.
 """
 from __future__ import annotations
@@ -86,34 +88,89 @@ def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relati
     return partial.sum() * weight
 
 
-def applies(model, config, device: torch.device, dense_optimizer) -> bool:
+def applies(model, config, device: torch.device) -> bool:
     """Whether the fused step computes exactly what the general path would for this model and setting:
-    plain TransE scoring (TransE itself, or the KL model without attribute embeddings, whose KL term
-    then comes from its ``fused_extra_loss``), L1, margin loss, unfiltered corrupted negatives, CPU."""
-    from .models.base import KGEModel, TransE
-
-    plain = type(model) is TransE or (getattr(model, "name", "") == "kl" and not getattr(model, "whitelist", True))
-    return (ENABLED and kernels.AVAILABLE and plain and type(model).represent is KGEModel.represent
-            and model.p_norm == 1
+    a model with a fused step (``KGEModel.supports_fused_step``: TransE, the KL model without attribute
+    embeddings, Bose & Hamilton's filters), L1, margin loss, unfiltered corrupted negatives, CPU, float32."""
+    return (ENABLED and kernels.AVAILABLE and model.supports_fused_step() and model.p_norm == 1
             and config.loss == "margin" and config.negative_mode == "corrupt" and not config.filtered_negatives
-            and device.type == "cpu" and dense_optimizer is None
+            and device.type == "cpu"
             and model.entity.weight.dtype == torch.float32 and model.relation.weight.dtype == torch.float32)
+
+
+def lookup_ids(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """The entity of each row of the ranking step's gradient: positives' (head, tail) pairs, then the
+    negatives' in order."""
+    return torch.cat([pos[:, [0, 2]].reshape(-1), neg[:, :, [0, 2]].reshape(-1)])
+
+
+def margin_l1_grads(pos: torch.Tensor, neg: torch.Tensor, entity: np.ndarray, relation: np.ndarray,
+                    margin: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """The kernel on any entity table (a model's own, or the vectors a model scores, as Bose's filtered
+    ones): the loss, one gradient row per lookup (in ``lookup_ids`` order) and one per positive's relation."""
+    batch, k_neg = neg.shape[0], neg.shape[1]
+    dim = entity.shape[1]
+    ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
+    rel_grads = np.empty((batch, dim), np.float32)
+    loss = kernels.run_parallel(_margin_l1_step, pos.contiguous().numpy(), neg.contiguous().numpy(), entity,
+                                relation, float(margin), ent_grads, rel_grads, kernels.chunks(batch))
+    return float(loss), ent_grads, rel_grads
+
+
+@njit(cache=True, nogil=True)
+def _first_occurrence(ids: np.ndarray, slot: np.ndarray, unique: np.ndarray, inverse: np.ndarray) -> int:
+    """Distinct ``ids`` in order of first occurrence into ``unique`` and each id's position there into
+    ``inverse``; ``slot`` (-1 per entity) is left holding every distinct id's position."""
+    n = 0
+    for i in range(ids.shape[0]):
+        e = ids[i]
+        if slot[e] < 0:
+            slot[e] = n
+            unique[n] = e
+            n += 1
+        inverse[i] = slot[e]
+    return n
+
+
+def distinct(ids: torch.Tensor, slot: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distinct ids, position of each id among them) without sorting (``torch.unique`` sorts: ~4x
+    slower at a batch's few thousand ids). ``slot`` is a per-entity int64 array of -1s, left as it was."""
+    flat = ids.contiguous().numpy()
+    unique = np.empty(flat.shape[0], np.int64)
+    inverse = np.empty(flat.shape[0], np.int64)
+    n = _first_occurrence(flat, slot, unique, inverse)
+    slot[unique[:n]] = -1
+    return torch.from_numpy(unique[:n]), torch.from_numpy(inverse)
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _move_rows(inverse: np.ndarray, target: np.ndarray, grads: np.ndarray, out: np.ndarray) -> None:
+    """Add each gradient row ``grads[i]`` whose entity has a target row (``target[inverse[i]] >= 0``) to
+    ``out[target[inverse[i]]]`` and zero it in ``grads``."""
+    for i in range(inverse.shape[0]):
+        row = target[inverse[i]]
+        if row >= 0:
+            for k in range(grads.shape[1]):
+                out[row, k] += grads[i, k]
+                grads[i, k] = np.float32(0.0)
+
+
+def move_rows(inverse: torch.Tensor, target: torch.Tensor, grads: np.ndarray, rows: int) -> torch.Tensor:
+    """The summed gradient rows of some distinct entities (``target``: each distinct entity's row among
+    them, -1 for the others), taken out of the per-lookup ``grads`` (``distinct``'s ``inverse``): what a
+    model that transforms those entities' vectors (Bose's filters) backpropagates itself."""
+    out = np.zeros((rows, grads.shape[1]), dtype=np.float32)
+    _move_rows(inverse.numpy(), target.numpy(), grads, out)
+    return torch.from_numpy(out)
 
 
 def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, np.ndarray]:
     """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists and
     returns, beside the loss, the pending gradient rows of the positives' heads (row 2i) and tails (2i + 1),
     where a model's fused extra terms add theirs (``KGEModel.fused_extra_loss``)."""
-    batch, k_neg = neg.shape[0], neg.shape[1]
-    dim = model.entity.weight.shape[1]
-    pos = pos.contiguous()
-    neg = neg.contiguous()
-    ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
-    rel_grads = np.empty((batch, dim), np.float32)
-    loss = kernels.run_parallel(_margin_l1_step, pos.numpy(), neg.numpy(), model.entity.weight.detach().numpy(),
-                                model.relation.weight.detach().numpy(), float(margin), ent_grads, rel_grads,
-                                kernels.chunks(batch))
-    entity_ids = torch.cat([pos[:, [0, 2]].reshape(-1), neg[:, :, [0, 2]].reshape(-1)])
-    model.entity.pending.append((entity_ids, torch.from_numpy(ent_grads)))
+    batch = pos.shape[0]
+    loss, ent_grads, rel_grads = margin_l1_grads(pos, neg, model.entity.weight.detach().numpy(),
+                                                 model.relation.weight.detach().numpy(), margin)
+    model.entity.pending.append((lookup_ids(pos, neg), torch.from_numpy(ent_grads)))
     model.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
-    return float(loss), ent_grads[:2 * batch]
+    return loss, ent_grads[:2 * batch]

@@ -92,6 +92,13 @@ def _finish_row(row: int, new: np.ndarray, weight: np.ndarray, acc: np.ndarray, 
     flags[row] = 0
 
 
+@njit(cache=True, nogil=True)
+def _adam_constants(lr: float, beta1: float, beta2: float, eps: float, bias1: float, bias2: float):
+    """Adam's per-step constants in float32: betas, 1 - betas, step size, 1 / sqrt(bias2), eps."""
+    return (np.float32(beta1), np.float32(beta2), np.float32(1.0 - beta1), np.float32(1.0 - beta2),
+            np.float32(lr / bias1), np.float32(1.0 / math.sqrt(bias2)), np.float32(eps))
+
+
 @njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.ndarray, m: np.ndarray,
               v: np.ndarray, lr: float, beta1: float, beta2: float, eps: float, bias1: float, bias2: float,
@@ -103,11 +110,7 @@ def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.n
     cores fetch nearly twice as fast. Resets each visited row's accumulator and flag for the next step.
     """
     dim = weight.shape[1]
-    b1, b2 = np.float32(beta1), np.float32(beta2)
-    c1, c2 = np.float32(1.0 - beta1), np.float32(1.0 - beta2)
-    step = np.float32(lr / bias1)
-    inv_sqrt_bias2 = np.float32(1.0 / math.sqrt(bias2))
-    epsilon = np.float32(eps)
+    b1, b2, c1, c2, step, inv_sqrt_bias2, epsilon = _adam_constants(lr, beta1, beta2, eps, bias1, bias2)
     for j in prange(rows.shape[0]):
         row = rows[j]
         norm = np.float32(0.0)
@@ -126,6 +129,24 @@ def adam_rows(rows: np.ndarray, acc: np.ndarray, flags: np.ndarray, weight: np.n
             for k in range(dim):
                 weight[row, k] = weight[row, k] * scale
         flags[row] = 0
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def adam_dense(weight: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, v_max: np.ndarray, lr: float,
+               beta1: float, beta2: float, eps: float, bias1: float, bias2: float, amsgrad: bool) -> None:
+    """Adam (Kingma & Ba; AMSGrad's running maximum of v if asked) on one flattened dense parameter, as
+    ``torch.optim.Adam`` computes it, in float32."""
+    b1, b2, c1, c2, step, inv_sqrt_bias2, epsilon = _adam_constants(lr, beta1, beta2, eps, bias1, bias2)
+    for k in range(weight.shape[0]):
+        g = grad[k]
+        mk = b1 * m[k] + c1 * g
+        vk = b2 * v[k] + c2 * g * g
+        m[k] = mk
+        v[k] = vk
+        if amsgrad:
+            vk = max(vk, v_max[k])
+            v_max[k] = vk
+        weight[k] -= step * mk / (np.sqrt(vk) * inv_sqrt_bias2 + epsilon)
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")

@@ -20,7 +20,7 @@ from .errors import KGError
 from .evaluate import evaluate
 from .io import save_state_dict
 from .graph import KnowledgeGraph
-from .embedding import RowEmbedding, RowOptimizer
+from .embedding import DenseAdam, RowEmbedding, RowOptimizer
 from .models import KGEModel
 from .sampling import NegativeSampler, TripleSet
 
@@ -121,8 +121,10 @@ def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer,
     dense = [p for p in model.trainable_dense_parameters() if p.requires_grad]
     if not dense:
         return rows, None
-    dense_cls = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name]
-    try:  # one kernel for all dense parameters (Bose's filters are four tensors updated every step)
+    if name == "adam":  # Bose's filters: four small tensors updated every step
+        return rows, DenseAdam.for_parameters(dense, lr)
+    dense_cls = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name]
+    try:  # one kernel for all dense parameters
         return rows, dense_cls(dense, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return rows, dense_cls(dense, lr=lr, foreach=True)
@@ -181,7 +183,7 @@ def train(
     sampler = NegativeSampler(graph.num_entities, config.num_negatives, known)
     row_optimizer, dense_optimizer = make_optimizer(model, config.optimizer, config.lr)
     optimizers = [opt for opt in (row_optimizer, dense_optimizer) if opt is not None]
-    fused_step = fused.applies(model, config, device, dense_optimizer)
+    fused_step = fused.applies(model, config, device)
     valid = graph.splits["valid"]
     do_validate = config.eval_every > 0 and valid.shape[0] > 0
 
@@ -213,9 +215,9 @@ def train(
                 pos, neg = pos.to(device), neg.to(device)
                 mask = mask.to(device) if mask is not None else None
                 if fused_step:
-                    # L1 TransE scoring with the margin loss: its loss and row gradients in one kernel (the
-                    # gradients are already in the tables); a model's extra terms still go through autograd.
-                    value, head_tail_grads = fused.margin_l1_step(model, pos, neg, config.margin)
+                    # L1 TransE scoring with the margin loss: the loss and its gradients in one kernel, the
+                    # model's extra terms fused too where it can (``KGEModel.fused_step``).
+                    value, extra = model.fused_step(pos, neg, config.margin)
                     loss = torch.tensor(value)
                 else:
                     # Positives and negatives in one call: one lookup per table per step.
@@ -224,8 +226,6 @@ def train(
                     pos_scores, neg_scores = scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2])
             if not fused_step:
                 loss = ranking_loss(pos_scores, neg_scores, config, mask)
-            extra = model.fused_extra_loss(pos, head_tail_grads) if fused_step else None
-            if extra is None:
                 extra = model.extra_loss(pos)
             for term in extra.values():
                 loss = loss + term

@@ -57,6 +57,16 @@ def fit(graph: KnowledgeGraph, seed: int = 0, epochs: int = EPOCHS, **model_opti
     return model, result
 
 
+def two_attribute_graph(n_people: int) -> KnowledgeGraph:
+    """``held_out_splits`` plus a second attribute stored the other way round (group -> person), each
+    profession's people mostly in one group."""
+    groups = {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
+    splits, _ = held_out_splits(n_people, extra=group_triples(n_people, groups, loyalty=0.9))
+    spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
+                       target=PROFESSION)
+    return KnowledgeGraph(splits, spec=spec)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     splits, held = held_out_splits()
@@ -164,11 +174,7 @@ def test_kl_marginal_target(world):
 
 def test_kl_reversed_attribute_and_several_weights(tmp_path):
     """Several attributes at once, one stored value -> person, each with its own weight."""
-    groups = {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
-    splits, _ = held_out_splits(200, extra=group_triples(200, groups, loyalty=0.9))
-    spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
-                       target=PROFESSION)
-    graph = KnowledgeGraph(splits, spec=spec)
+    graph = two_attribute_graph(200)
     model, result = fit(graph, epochs=12, model="kl", debias=["gender", "group"], kl_weight=1.0,
                         extra={"kl_weights": {"group": 2.0}})
     assert set(result.history[-1].extras) == {"kl_gender", "kl_group"}
@@ -193,11 +199,7 @@ def test_fused_kl_terms_equal_the_autograd_terms(direction):
 
     if not kernels.AVAILABLE:
         pytest.skip("numba not installed")
-    groups = {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
-    splits, _ = held_out_splits(120, extra=group_triples(120, groups, loyalty=0.9))
-    spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
-                       target=PROFESSION)
-    graph = KnowledgeGraph(splits, spec=spec)
+    graph = two_attribute_graph(120)
     seed_everything(0)
     model = build_model(ModelConfig(model="kl", dim=12, p_norm=1, debias=["gender", "group"], kl_weight=1.5,
                                     extra={"kl_weights": {"group": 0.5}, "kl_direction": direction}), graph)
@@ -322,11 +324,7 @@ def test_bose_schedule_and_representation(world):
 def test_bose_composes_several_attributes():
     """Two attributes (one stored value -> person): S is sampled per batch, C(u, S) averages the chosen
     filters, and at evaluation both filters apply."""
-    groups = {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
-    splits, _ = held_out_splits(200, extra=group_triples(200, groups, loyalty=0.9))
-    spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
-                       target=PROFESSION)
-    graph = KnowledgeGraph(splits, spec=spec)
+    graph = two_attribute_graph(200)
     model, result = fit(graph, epochs=3, model="bose", debias=["gender", "group"])
     assert model.sample_mask
     assert {"disc_acc_gender", "disc_acc_group"} <= set(result.history[-1].extras)
@@ -338,6 +336,59 @@ def test_bose_composes_several_attributes():
     model.train()
     model._mask = [1]  # as if the batch had drawn S = {group}
     torch.testing.assert_close(model.represent(emb, people), model.filters[1](emb))
+
+
+@pytest.mark.parametrize("mask", [[0, 1], [1]])
+@pytest.mark.parametrize("adversary", ["ce", "l1"])
+def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
+    """``fused_step`` (ranking gradient from the kernel on the filtered vectors, autograd only through the
+    filters) gives the general path's loss, adversarial term, entity, relation and filter gradients and the
+    same discriminator step, for two attributes (one stored value -> person), S of one or both."""
+    import copy
+
+    from kgcore import kernels
+    from kgcore.sampling import NegativeSampler
+    from kgcore.train import ranking_loss
+
+    if not kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    graph = two_attribute_graph(120)
+    seed_everything(0)
+    fused_model = build_model(ModelConfig(model="bose", dim=12, p_norm=1, debias=["gender", "group"],
+                                          extra={"adversary_loss": adversary, "gamma": 2.0}), graph)
+    reference_model = copy.deepcopy(fused_model)
+    batch = graph.splits["train"][:300]
+    neg, _ = NegativeSampler(graph.num_entities, 2).sample(batch, torch.Generator().manual_seed(1))
+    results = []
+    for model, fused in ((fused_model, True), (reference_model, False)):
+        model.train()
+        model.auxiliary_step(batch)
+        model._mask = list(mask)  # the batch's S, the same for both
+        if fused:
+            value, extra = model.fused_step(batch, neg, 1.0)
+        else:
+            both = torch.cat([batch, neg.reshape(-1, 3)])
+            scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+            loss = ranking_loss(scores[:300], scores[300:].view(300, 2), TrainConfig(margin=1.0))
+            extra = model.extra_loss(batch)
+            (loss + sum(extra.values())).backward()
+            value = float(loss.detach())
+        entity, relation = (torch.zeros_like(t.weight).index_add_(0, *t.take_gradient())
+                            for t in (model.entity, model.relation))
+        results.append((value, {k: float(v.detach()) for k, v in extra.items()}, entity, relation,
+                        [p.grad.clone() for p in model.filters.parameters() if p.grad is not None],
+                        [p.detach().clone() for p in model.discriminators.parameters()]))
+    (value, extra, entity, relation, filter_grads, discs), reference = results[0], results[1]
+    assert value == pytest.approx(reference[0], rel=1e-5)
+    assert set(extra) == set(reference[1]) == {"adversary"}
+    assert extra["adversary"] == pytest.approx(reference[1]["adversary"], rel=1e-5)
+    assert float(entity.abs().sum()) > 0 and len(filter_grads) == 4 * len(mask)
+    torch.testing.assert_close(entity, reference[2], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(relation, reference[3], rtol=1e-4, atol=1e-6)
+    for ours, theirs in zip(filter_grads, reference[4], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+    for ours, theirs in zip(discs, reference[5], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- runs, CLI

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kgcore import kernels
-from kgcore.embedding import RowEmbedding, RowOptimizer, unit_norm
+from kgcore.embedding import DenseAdam, RowEmbedding, RowOptimizer, unit_norm
 from kgcore.evaluate import realistic_ranks
 from kgcore.scoring import transe_score_all
 
@@ -57,6 +57,33 @@ def test_fused_row_optimizer_matches_torch_path(kind, monkeypatch):
         return table.weight.detach().clone()
 
     assert torch.allclose(run(True), run(False), atol=1e-5)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_dense_adam_matches_torch_adam(amsgrad):
+    """Same weights as ``torch.optim.Adam`` after steps where one parameter sometimes has no gradient
+    (Bose's discriminators outside the batch's sampled S): its step count and moments must not move."""
+    def run(make) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.LeakyReLU(), torch.nn.Linear(12, 3))
+        optimizer = make(list(net.parameters()))
+        g = torch.Generator().manual_seed(1)
+        for step in range(12):
+            optimizer.zero_grad(set_to_none=True)
+            x, y = torch.randn(20, 6, generator=g), torch.randint(3, (20,), generator=g)
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            if step % 3 == 1:
+                net[2].bias.grad = None
+            optimizer.step()
+        return [p.detach().clone() for p in net.parameters()]
+
+    ours = run(lambda params: DenseAdam(params, lr=0.01, amsgrad=amsgrad))
+    reference = run(lambda params: torch.optim.Adam(params, lr=0.01, amsgrad=amsgrad))
+    for a, b in zip(ours, reference):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert isinstance(DenseAdam.for_parameters([torch.nn.Parameter(torch.zeros(2))], 0.1), DenseAdam)
+    assert isinstance(DenseAdam.for_parameters([torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))], 0.1),
+                      torch.optim.Adam)
 
 
 def test_l2_gradient_is_finite_when_a_candidate_equals_the_query():
@@ -117,9 +144,13 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
-@pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]}])
+@pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]},
+                                           {"model": "bose", "debias": ["gender"]},
+                                           {"model": "bose", "debias": ["gender"],
+                                            "extra": {"adversary_loss": "l1", "d_steps": 2}}])
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
-    """TransE, and the KL model (its KL term fused too, see ``KLDebiasedTransE.fused_extra_loss``)."""
+    """TransE, the KL model (its KL term fused too, see ``KLDebiasedTransE.fused_extra_loss``) and Bose &
+    Hamilton's filters (``BoseHamiltonTransE.fused_step``: every weight, filters and discriminators too)."""
     from kgcore import fused
     from kgcore.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
@@ -132,15 +163,18 @@ def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch,
         return model, result
 
     cpu = torch.device("cpu")
-    assert fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph), TrainConfig(), cpu, None)
-    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=2, **model_options), toy_graph), TrainConfig(), cpu, None)
+    assert fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph), TrainConfig(), cpu)
+    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=2, **model_options), toy_graph), TrainConfig(), cpu)
     assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph),
-                             TrainConfig(loss="softplus"), cpu, None)
+                             TrainConfig(loss="softplus"), cpu)
     fast_model, fast = run()
     monkeypatch.setattr(fused, "ENABLED", False)
     slow_model, slow = run()
     for a, b in zip(fast.history, slow.history):
         assert a.loss == pytest.approx(b.loss, rel=1e-4)
         assert a.extras == pytest.approx(b.extras, rel=1e-3, abs=1e-6)
-    torch.testing.assert_close(fast_model.entity.weight, slow_model.entity.weight, rtol=1e-4, atol=1e-5)
+    fast_weights, slow_weights = fast_model.state_dict(), slow_model.state_dict()
+    assert fast_weights.keys() == slow_weights.keys()
+    for name, weight in fast_weights.items():
+        torch.testing.assert_close(weight, slow_weights[name], rtol=1e-4, atol=1e-5, msg=name)
     assert evaluate(fast_model, toy_graph, "test")["mrr"] == pytest.approx(evaluate(slow_model, toy_graph, "test")["mrr"], abs=1e-3)

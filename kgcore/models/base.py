@@ -167,6 +167,21 @@ class KGEModel(nn.Module):
         """Named loss terms added to the ranking loss for this batch of positive triples."""
         return {}
 
+    def supports_fused_step(self) -> bool:
+        """Whether ``fused_step`` computes this model's training step (``kgcore.fused.applies`` checks the
+        rest: L1, margin loss, CPU). Off unless a model says so."""
+        return False
+
+    def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
+        """One training step's loss and extra terms with the ranking part in the fused kernel
+        (``kgcore.fused``): gradients go straight to the tables' ``pending`` lists (and to ``.grad`` of
+        dense parameters), so the returned terms need no backward pass unless they require grad."""
+        from .. import fused
+
+        value, head_tail_grads = fused.margin_l1_step(self, pos, neg, margin)
+        extra = self.fused_extra_loss(pos, head_tail_grads)
+        return value, self.extra_loss(pos) if extra is None else extra
+
     def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
         """``extra_loss`` for the fused training step (``kgcore.fused``): the same terms, with their
         gradients handed to the tables without autograd: added to ``head_tail_grads`` [2B, D] (the
@@ -192,3 +207,6 @@ class TransE(KGEModel):
     """Bordes et al. (2013): h + r ~ t, with L1 or L2 distance."""
 
     name = "transe"
+
+    def supports_fused_step(self) -> bool:
+        return True

@@ -243,6 +243,10 @@ class KLDebiasedTransE(KGEModel):
             start = stop
         return terms
 
+    def supports_fused_step(self) -> bool:
+        """The pure KL model (no attribute embeddings: nothing depends on the tail, no dense parameters)."""
+        return not self.whitelist
+
     def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
         """Eq. (2)'s KL terms with no autograd at all, for the fused ranking step: one numba pass per
         attribute finds the batch's people and computes the divergence and its gradients, adding each

@@ -30,36 +30,36 @@ def _kl_row(q: np.ndarray, values: np.ndarray, log_target: np.ndarray, predicted
     ``scores`` and ``d_scores`` are scratch of length V; one exp per value and one log per person."""
     n_values, dim = values.shape
     zero = np.float32(0.0)
+    top = -np.inf
     for v in range(n_values):
         dist = zero
         for k in range(dim):
             dist += abs(q[k] - values[v, k])
-        scores[v] = -dist
-    top = scores.max()
+        scores[v] = -np.float64(dist)
+        top = max(top, scores[v])
     norm = 0.0
     for v in range(n_values):
-        scores[v] = scores[v] - top
-        d_scores[v] = np.exp(scores[v])  # unnormalised p_v for now
+        d_scores[v] = np.exp(scores[v] - top)  # unnormalised p_v for now
         norm += d_scores[v]
-    log_norm = np.log(norm)
+    inv_norm = 1.0 / norm
+    log_norm = np.log(norm) + top
     kl = 0.0
     for v in range(n_values):
         log_p = scores[v] - log_norm
         scores[v] = log_p
+        d_scores[v] *= inv_norm
         if predicted_first:
-            kl += d_scores[v] / norm * (log_p - log_target[v])
+            kl += d_scores[v] * (log_p - log_target[v])
         else:
             kl += np.exp(log_target[v]) * (log_target[v] - log_p)
-    for v in range(n_values):
-        p = d_scores[v] / norm
-        if predicted_first:  # d KL(p || q) / d score_v = p_v (log p_v - log q_v - KL)
-            d_scores[v] = scale * p * (scores[v] - log_target[v] - kl)
-        else:  # d KL(q || p) / d score_v = p_v - q_v
-            d_scores[v] = scale * (p - np.exp(log_target[v]))
     for k in range(dim):
         grad_q[k] = zero
     for v in range(n_values):
-        ds = np.float32(d_scores[v])
+        p = d_scores[v]
+        if predicted_first:  # d KL(p || q) / d score_v = p_v (log p_v - log q_v - KL)
+            ds = np.float32(scale * p * (scores[v] - log_target[v] - kl))
+        else:  # d KL(q || p) / d score_v = p_v - q_v
+            ds = np.float32(scale * (p - np.exp(log_target[v])))
         for k in range(dim):
             # score_v = -sum_k |q_k - c_vk|: d/dq_k = -sign(q_k - c_vk), d/dc_vk = +sign(q_k - c_vk)
             x = q[k] - values[v, k]
