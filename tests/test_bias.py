@@ -18,7 +18,7 @@ from kgcore.cli import main
 from kgcore.datasets import DataSource
 from kgcore.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
-from kgcore.probe import leakage_probe
+from kgcore.probe import facts_probe, leakage_probe
 from kgcore.runs import save_run
 from kgcore.spec import Attribute, DatasetSpec
 from kgcore.train import TrainConfig, seed_everything, train
@@ -265,6 +265,23 @@ def test_probe_finds_gender_when_encoded_and_chance_otherwise(skewed):
     assert 0.35 < chance["roc_auc"] < 0.65
     groups = leakage_probe(model, graph, "group", folds=5, seed=0)  # three values: macro one-vs-rest
     assert len(groups["classes"]) == 3 and groups["roc_auc"] > 0.7
+
+
+def test_facts_probe_reads_the_attribute_from_other_facts_only(skewed, tmp_path):
+    """With professions recorded mostly for one gender, a person's other facts reveal gender (AUC well
+    above 0.5, shuffled labels at chance); where every profession is recorded for both alike, they do not,
+    which shows the attribute's own triples are left out (with them the AUC would be 1)."""
+    graph, _, _ = skewed
+    facts = facts_probe(graph, "gender", folds=5, seed=0)
+    assert facts["roc_auc"] > 0.8 and 0.35 < facts["control_roc_auc"] < 0.65
+    assert facts["people"] == leakage_probe(skewed[1], graph, "gender", control=False)["people"]
+    balanced = {name: 0.5 for name in SKEWED_PROFESSIONS}
+    folder = write_graph(tmp_path, split_triples(people_triples(600, seed=1, professions=balanced), seed=0))
+    spec = DatasetSpec(name="toy-neutral", attributes=(Attribute("gender", GENDER),), target=PROFESSION)
+    neutral = facts_probe(KnowledgeGraph.from_folder(folder, spec=spec), "gender", folds=5, seed=0)
+    assert 0.35 < neutral["roc_auc"] < 0.65, neutral["roc_auc"]
+    groups = facts_probe(graph, "group", folds=5, seed=0)  # stored value -> person: professions give it away
+    assert len(groups["classes"]) == 3 and groups["roc_auc"] > 0.8
 
 
 # ---------------------------------------------------------------------------------------------- CLI
