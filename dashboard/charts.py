@@ -211,12 +211,16 @@ def profession_across_models(frame: pd.DataFrame, values: list[str], unit: str =
     return _style(fig, 360)
 
 
-def probe_bars(frame: pd.DataFrame) -> go.Figure:
-    """Leakage probe ROC-AUC per model, with the shuffled-label control as the chance line."""
+def probe_bars(frame: pd.DataFrame, facts_auc: float | None = None) -> go.Figure:
+    """Leakage probe ROC-AUC per model, with chance and, where known, the AUC of the same probe on the
+    people's other recorded facts as reference lines."""
     fig = go.Figure(go.Bar(x=frame["run"], y=frame["roc_auc"],
                            marker_color=[MODEL_COLOURS.get(m, INK) for m in frame["model"]],
                            text=[f"{v:.2f}" for v in frame["roc_auc"]], textposition="outside", cliponaxis=False,
                            hovertemplate="%{x}: ROC-AUC %{y:.3f}<extra></extra>"))
     fig.add_hline(y=0.5, line_dash="dot", line_color=INK, annotation_text="chance", annotation_position="right")
+    if facts_auc is not None:
+        fig.add_hline(y=facts_auc, line_dash="dash", line_color=INK, annotation_text="other facts",
+                      annotation_position="right")
     fig.update_yaxes(title="ROC-AUC of the probe", range=[0, 1.1])
     return _style(fig, 360, showlegend=False)

@@ -171,6 +171,18 @@ def _attribute_counts(data_json: str, attribute: str, fingerprint: str) -> tuple
     return list(table.value_labels), [int(n) for n in table.counts().tolist()], missing
 
 
+def facts_probe(data_json: str, attribute: str) -> dict[str, Any]:
+    """kgcore.probe.facts_probe: how well the graph's other facts about a person reveal the attribute."""
+    return _facts_probe(data_json, attribute, data_fingerprint(data_json), science())
+
+
+@st.cache_data(show_spinner="Probing the graph's other facts…", max_entries=64, persist="disk")
+def _facts_probe(data_json: str, attribute: str, fingerprint: str, code: str) -> dict[str, Any]:
+    from kgcore.probe import facts_probe as kg_facts_probe
+
+    return kg_facts_probe(load_graph(data_json), attribute=attribute)
+
+
 def graph_summary(data_json: str) -> dict[str, Any]:
     """Sizes of a graph and the names in its spec."""
     return _graph_summary(data_json, data_fingerprint(data_json))

@@ -146,6 +146,11 @@ def test_every_page_on_the_builtin_default(runs_dir):
     metrics = json.loads((Path(selected[0]) / "metrics.json").read_text())
     assert table["MRR"].iloc[0] == pytest.approx(metrics["test"]["mrr"])
     assert table["leakage ROC-AUC"].between(0, 1).all()
+    # The reference beside the probe: kgcore.probe.facts_probe on the same graph, as the page states it.
+    from kgcore.probe import facts_probe
+
+    facts = facts_probe(load_run(selected[0]).graph, "gender")
+    assert any(f"reaches **{facts['roc_auc']:.2f}**" in m.value for m in at.markdown)
 
     # Ask the model: the two top-10 lists are kgcore.whatif's answer for the picked person.
     at = _goto(at, "ask")
