@@ -72,6 +72,18 @@ def probe_labels(graph: KnowledgeGraph, attribute: str, folds: int,
     return person_ids, y.astype(np.int64), names
 
 
+def _probed_people(graph: KnowledgeGraph, attribute: str, folds: int,
+                   min_class_size: int | None) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+    """``probe_labels``, refusing settings no cross-validated probe can run with."""
+    if folds < 2:
+        raise KGError(f"folds must be at least 2 (got {folds}).")
+    person_ids, y, names = probe_labels(graph, attribute, folds, min_class_size)
+    if len(names) < 2:
+        raise KGError(f"The probe needs at least two values of {attribute!r} held by at least "
+                      f"{min_class_size or 2 * folds} people each; this graph has {len(names)}.")
+    return person_ids, y, names
+
+
 def _cross_validated(x, y: np.ndarray, folds: int, seed: int, max_iter: int, scale: bool = True) -> dict[str, Any]:
     """Out-of-fold probabilities, pooled ROC-AUC / balanced accuracy, and per-fold values (``x`` dense
     and standardised, or a sparse 0/1 matrix with ``scale=False``)."""
@@ -119,13 +131,8 @@ def leakage_probe(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gend
     and, with ``control``, the same pipeline on labels shuffled with ``seed`` (``control_roc_auc``,
     ``control_balanced_accuracy``): what "nothing leaks" looks like on these people.
     """
-    if folds < 2:
-        raise KGError(f"folds must be at least 2 (got {folds}).")
     started = time.perf_counter()
-    person_ids, y, names = probe_labels(graph, attribute, folds, min_class_size)
-    if len(names) < 2:
-        raise KGError(f"The probe needs at least two values of {attribute!r} held by at least "
-                      f"{min_class_size or 2 * folds} people each; this graph has {len(names)}.")
+    person_ids, y, names = _probed_people(graph, attribute, folds, min_class_size)
     was_training = model.training
     model.eval()
     try:
@@ -178,15 +185,11 @@ def facts_probe(graph: KnowledgeGraph, attribute: str = "gender", folds: int = 5
     """``leakage_probe``'s classifier on each person's other recorded facts instead of an embedding.
 
     The same people, labels, folds and outputs as ``leakage_probe``, from the training triples alone
-    (``fact_features``): how much the rest of this graph reveals about the attribute, i.e. the leakage to
-    expect from an embedding that encodes exactly those facts and nothing of the attribute's own."""
-    if folds < 2:
-        raise KGError(f"folds must be at least 2 (got {folds}).")
+    (``fact_features``): how much the rest of this graph reveals about the attribute. A reference for the
+    leakage of embeddings, not a bound: a 100-dimensional embedding keeps only part of those facts, and a
+    linear probe reads it differently."""
     started = time.perf_counter()
-    person_ids, y, names = probe_labels(graph, attribute, folds, min_class_size)
-    if len(names) < 2:
-        raise KGError(f"The probe needs at least two values of {attribute!r} held by at least "
-                      f"{min_class_size or 2 * folds} people each; this graph has {len(names)}.")
+    person_ids, y, names = _probed_people(graph, attribute, folds, min_class_size)
     x = fact_features(graph, person_ids, graph.attribute_table(attribute).relation_id)
     result: dict[str, Any] = {"attribute": attribute, "people": int(len(y)), "classes": names,
                               "facts": int(x.shape[1]), "folds": folds, "seed": seed}
