@@ -199,6 +199,15 @@ class RowOptimizer:
         return self.touched.get(id(table))
 
 
+def torch_optimizer(kind: type[torch.optim.Optimizer], params: list[nn.Parameter], **options) -> torch.optim.Optimizer:
+    """A torch optimizer in its fused form (one kernel for all parameters), foreach where that is not
+    available for the parameters' device or dtype."""
+    try:
+        return kind(params, fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):
+        return kind(params, foreach=True, **options)
+
+
 class DenseAdam:
     """``torch.optim.Adam`` (optionally AMSGrad) for a model's few small dense parameters (Bose's filters
     and discriminators: ~40k floats each) on a CPU, one numba pass per parameter.
@@ -220,10 +229,7 @@ class DenseAdam:
         """This optimizer where it applies (numba, CPU, float32), else torch's fused (or foreach) Adam."""
         if kernels.AVAILABLE and all(p.device.type == "cpu" and p.dtype == torch.float32 for p in params):
             return DenseAdam(params, lr=lr, amsgrad=amsgrad)
-        try:
-            return torch.optim.Adam(params, lr=lr, amsgrad=amsgrad, fused=True)
-        except (RuntimeError, TypeError, ValueError):
-            return torch.optim.Adam(params, lr=lr, amsgrad=amsgrad, foreach=True)
+        return torch_optimizer(torch.optim.Adam, params, lr=lr, amsgrad=amsgrad)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.params:

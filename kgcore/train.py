@@ -20,7 +20,7 @@ from .errors import KGError
 from .evaluate import evaluate
 from .io import save_state_dict
 from .graph import KnowledgeGraph
-from .embedding import DenseAdam, RowEmbedding, RowOptimizer
+from .embedding import DenseAdam, RowEmbedding, RowOptimizer, torch_optimizer
 from .models import KGEModel
 from .sampling import NegativeSampler, TripleSet
 
@@ -123,11 +123,7 @@ def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer,
         return rows, None
     if name == "adam":  # Bose's filters: four small tensors updated every step
         return rows, DenseAdam.for_parameters(dense, lr)
-    dense_cls = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name]
-    try:  # one kernel for all dense parameters
-        return rows, dense_cls(dense, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return rows, dense_cls(dense, lr=lr, foreach=True)
+    return rows, torch_optimizer({"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name], dense, lr=lr)
 
 
 def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,

@@ -120,5 +120,5 @@ if probes:
                         f"(no embedding, the {attribute} facts left out) reaches **{facts['roc_auc']:.2f}** "
                         "(dashed line). Where the rest of the graph records the attribute in other forms (award "
                         "categories, professions recorded mostly for one group), a model that keeps those facts "
-                        "predictable keeps the attribute readable; values below this line mean the model removed "
-                        "more than the graph's other facts carry.")
+                        "predictable can be expected to keep the attribute readable; below the line, the probe reads "
+                        "less from the model's vectors than from the people's other facts.")

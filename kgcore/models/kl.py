@@ -257,7 +257,7 @@ class KLDebiasedTransE(KGEModel):
         the ranking step itself. Only for the pure KL model (no whitelist) with L1 on a CPU."""
         if self._fused_constants is None:
             entity, relation = self.entity.weight, self.relation.weight
-            eligible = (not self.whitelist and self.p_norm == 1 and kl_kernel.AVAILABLE
+            eligible = (self.supports_fused_step() and self.p_norm == 1 and kl_kernel.AVAILABLE
                         and entity.device.type == "cpu" and entity.dtype == relation.dtype == torch.float32)
             self._fused_constants = (
                 entity.detach().numpy(), relation.detach().numpy(), self.is_person.numpy().view(np.uint8),
