@@ -129,10 +129,11 @@ class RowOptimizer:
                 state["sum"] = np.zeros((n, d), np.float32)
             self.fast_state[key] = state
         state = self.fast_state[key]
-        ids = torch.cat([i for i, _ in table.pending]).numpy()
-        grads = torch.cat([g for _, g in table.pending]).to(torch.float32).contiguous().numpy()
+        count = 0
+        for ids, grads in table.pending:  # one pass each: concatenating them first copies megabytes a step
+            count = kernels.accumulate(ids.contiguous().numpy(), grads.to(torch.float32).contiguous().numpy(),
+                                       state["acc"], state["flags"], state["touched"], count)
         table.pending.clear()
-        count = kernels.accumulate(ids, grads, state["acc"], state["flags"], state["touched"])
         rows = state["touched"][:count]
         unit = table.constraint is unit_norm
         if self.kind == "adam":

@@ -58,9 +58,9 @@ def chunks(items: int, per_chunk: int = 64) -> int:
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def accumulate(ids: np.ndarray, grads: np.ndarray, acc: np.ndarray, flags: np.ndarray,
-               touched: np.ndarray) -> int:
-    """Add ``grads[i]`` into ``acc[ids[i]]``; list each row once in ``touched``; return the count."""
-    n = 0
+               touched: np.ndarray, n: int) -> int:
+    """Add ``grads[i]`` into ``acc[ids[i]]``; list each row once in ``touched`` after the ``n`` already
+    there; return the new count."""
     dim = grads.shape[1]
     for i in range(ids.shape[0]):
         row = ids[i]

@@ -338,6 +338,62 @@ def test_bose_composes_several_attributes():
     torch.testing.assert_close(model.represent(emb, people), model.filters[1](emb))
 
 
+@pytest.mark.parametrize("kernel", [True, False])
+def test_hand_written_passes_equal_autograd(monkeypatch, kernel):
+    """``kgcore.models.mlp`` (numba's activation pass, or torch's) gives the filters' and discriminators'
+    outputs and every gradient autograd gives: input, weights and biases, added to gradients already
+    there, and none for the input when not asked."""
+    from kgcore.models import mlp
+    from kgcore.models.bose import AttributeDiscriminator, AttributeFilter
+
+    monkeypatch.setattr(mlp, "AVAILABLE", kernel and mlp.AVAILABLE)
+    torch.manual_seed(0)
+    for network in (AttributeFilter(12), AttributeDiscriminator(12, 3)):
+        x = torch.randn(40, 12)
+        x[:5] = 0.0  # with a zero first bias: pre-activations exactly 0, where leaky ReLU's slope applies
+        with torch.no_grad():
+            network.stack()[0][0].bias[:6] = 0.0
+        upstream = torch.randn(40, 3 if isinstance(network, AttributeDiscriminator) else 12)
+        earlier = [torch.randn_like(p) for p in network.parameters()]
+        for p, g in zip(network.parameters(), earlier):
+            p.grad = g.clone()
+        outputs = mlp.forward(network.stack(), x)
+        x_grad = mlp.backward(network.stack(), x, outputs, upstream.clone())
+        ours = [p.grad.clone() for p in network.parameters()]
+        for p in network.parameters():
+            p.grad = None
+        free = x.clone().requires_grad_(True)
+        expected = network(free)
+        expected.backward(upstream)
+        torch.testing.assert_close(outputs[-1], expected.detach())
+        torch.testing.assert_close(x_grad, free.grad, rtol=1e-5, atol=1e-6)
+        for mine, before, p in zip(ours, earlier, network.parameters(), strict=True):
+            torch.testing.assert_close(mine, before + p.grad, rtol=1e-5, atol=1e-6)
+        for p in network.parameters():
+            p.grad = None
+        assert mlp.backward(network.stack(), x, outputs, upstream.clone(), input_grad=False) is None
+        torch.testing.assert_close(network.stack()[0][0].weight.grad, ours[0] - earlier[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["ce", "l1"])
+def test_adversary_loss_and_its_gradient(kind):
+    """Both forms of L_D and their gradients with respect to the logits against autograd on the
+    definitions: weighted mean of -log p_y, or of 1 - p_y."""
+    from kgcore.models.bose import adversary_loss
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(30, 4) * 3, torch.randint(0, 4, (30,))
+    weights = torch.randint(1, 4, (30,)).to(torch.float32)
+    loss, grad = adversary_loss(logits, labels, kind, weights)
+    free = logits.clone().requires_grad_(True)
+    p_true = torch.softmax(free, 1)[torch.arange(30), labels]
+    per_row = -torch.log(p_true) if kind == "ce" else 1.0 - p_true
+    expected = (per_row * weights).sum() / weights.sum()
+    expected.backward()
+    assert float(loss) == pytest.approx(float(expected.detach()), rel=1e-6)
+    torch.testing.assert_close(grad, free.grad, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("mask", [[0, 1], [1]])
 @pytest.mark.parametrize("adversary", ["ce", "l1"])
 def test_bose_fused_step_equals_the_autograd_step(mask, adversary):

@@ -40,14 +40,15 @@ was 0.75 for TransE, 0.67 with gamma 1, 0.81 with gamma 10 and 0.94 with L1/1000
 encoder learns to make the current discriminator confidently wrong, which keeps the attribute readable.
 
 Efficiency (the reason their model was ~8x slower than TransE): filters run once per distinct person of
-a step; one forward pass through the discriminators gives both the encoder's gradient and the
-discriminators' step (``_adversarial_gradient``); all discriminators step under one optimizer (the same as
-one Adam each: their parameters are disjoint; ``DenseAdam``, torch's arithmetic without its per-call
-Python cost); logging stays on tensors (no per-batch scikit-learn calls). On a CPU with L1 and the margin
-loss the whole step is ``fused_step``: the ranking loss and its gradient come from the fused TransE kernel
-run on the batch's filtered vectors, and autograd only runs through the filters and discriminators, whose
-matrix products are then most of the step (measured on FB15k-237, dim 100, batch 1024: ~330 MFLOP a step,
-~1 s an epoch on two cores, against ~0.35-0.6 s for a whole fused TransE epoch).
+a step; one forward and backward pass through the discriminators, written out by hand
+(``kgcore.models.mlp``), gives both the encoder's gradient and the discriminators' step
+(``_adversarial_gradient``); all discriminators step under one optimizer (the same as one Adam each:
+their parameters are disjoint; ``DenseAdam``, torch's arithmetic without its per-call Python cost);
+logging stays on tensors (no per-batch scikit-learn calls). On a CPU with L1 and the margin loss the whole
+step is ``fused_step``: the ranking loss and its gradient come from the fused TransE kernel run on the
+batch's filtered vectors and no autograd runs at all; the filters' and discriminators' 18 matrix products
+are then about 40% of the step (measured on FB15k-237, dim 100, batch 1024: ~330 MFLOP a step, ~2.9 ms at
+~115 GFLOP/s on two AVX2 cores, against ~1.6-2 ms for a whole fused TransE step).
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ from torch import nn
 from ..embedding import DenseAdam
 from ..errors import SpecError
 from ..scoring import transe_score
+from . import mlp
 from .attributes import DebiasedAttribute, debiased_tables, describe, entity_labels
 from .base import KGEModel, ModelConfig
 
@@ -82,6 +84,10 @@ class AttributeFilter(nn.Module):
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(self.w2(F.leaky_relu(self.w1(emb))))
 
+    def stack(self) -> list[mlp.Layer]:
+        """The layers as ``kgcore.models.mlp`` runs them (the same function as ``forward``)."""
+        return [(self.w1, True), (self.w2, True)]
+
 
 class AttributeDiscriminator(nn.Module):
     """D_k: a four-layer MLP from a (filtered) embedding to logits over the attribute's values."""
@@ -97,18 +103,30 @@ class AttributeDiscriminator(nn.Module):
             emb = F.leaky_relu(layer(emb))
         return self.out(emb)
 
+    def stack(self) -> list[mlp.Layer]:
+        """The layers as ``kgcore.models.mlp`` runs them (the same function as ``forward``)."""
+        return [(layer, True) for layer in self.layers] + [(self.out, False)]
+
 
 def adversary_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str,
-                   weights: torch.Tensor | None = None) -> torch.Tensor:
-    """L_D of one discriminator: cross-entropy, or the L1 error of the true value's probability; a
-    ``weights``-weighted mean (a person appearing twice in a batch counts twice, as in their code)."""
+                   weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_D of one discriminator and its gradient with respect to ``logits``: the ``weights``-weighted mean
+    (a person appearing twice in a batch counts twice, as in their code) of the cross-entropy -log p_y
+    (``ce``) or of the L1 error 1 - p_y of the true value's probability (``l1``).
+
+    With s_i = w_i / sum(w), the gradients are s_i (p_i - e_y) for ``ce`` and s_i p_iy (p_i - e_y) for
+    ``l1`` (d p_y / d z_j = p_y (e_yj - p_j))."""
+    log_p = torch.log_softmax(logits.detach(), dim=1)
+    share = weights / weights.sum()
+    log_true = log_p.gather(1, labels.unsqueeze(1)).squeeze(1)
     if kind == "ce":
-        per_row = F.cross_entropy(logits, labels, reduction="none")
+        loss, scale = -(share * log_true).sum(), share
     else:
-        per_row = 1.0 - torch.softmax(logits, dim=1).gather(1, labels.unsqueeze(1)).squeeze(1)
-    if weights is None:
-        return per_row.mean()
-    return (per_row * weights).sum() / weights.sum()
+        true = log_true.exp()
+        loss, scale = (share * (1.0 - true)).sum(), share * true
+    grad = log_p.exp_().mul_(scale.unsqueeze(1))
+    grad.scatter_add_(1, labels.unsqueeze(1), -scale.unsqueeze(1))
+    return loss, grad
 
 
 class BoseHamiltonTransE(KGEModel):
@@ -227,29 +245,45 @@ class BoseHamiltonTransE(KGEModel):
         keep = torch.stack([lab >= 0 for lab in labels]).any(0)
         return ids[keep], counts[keep].to(torch.float32), [lab[keep] for lab in labels]
 
-    def _discriminator_losses(self, filtered: torch.Tensor, weights: torch.Tensor, labels: list[torch.Tensor],
-                              active: list[int]) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
-        """(attribute, L_D, accuracy) for each active attribute with labelled people in the batch."""
-        out = []
+    def _discriminate(self, filtered: torch.Tensor, weights: torch.Tensor, labels: list[torch.Tensor],
+                      active: list[int], input_grad: bool) -> tuple[list[tuple[int, torch.Tensor, torch.Tensor]],
+                                                                   torch.Tensor | None]:
+        """Each active attribute's discriminator on its labelled people among ``filtered``, forward and
+        backward by hand (``kgcore.models.mlp``): adds dL_{D_k}/d(D_k's parameters) to their ``.grad`` and
+        returns [(attribute, L_{D_k}, weighted accuracy)] for the attributes with labelled people here and
+        sum_k dL_{D_k}/d``filtered`` (None without ``input_grad``, or with no such attribute)."""
+        terms = []
+        grad = None
         for k, lab in zip(active, labels):
-            sel = lab >= 0
-            if not bool(sel.any()):
+            sel = (lab >= 0).nonzero(as_tuple=True)[0]
+            if sel.numel() == 0:
                 continue
-            logits = self.discriminators[k](filtered[sel])
-            y, w = lab[sel], weights[sel]
-            accuracy = ((logits.detach().argmax(1) == y).float() * w).sum() / w.sum()
-            out.append((k, adversary_loss(logits, y, self.loss_kind, w), accuracy))
-        return out
+            everyone = sel.numel() == lab.numel()
+            x, y, w = ((filtered, lab, weights) if everyone
+                       else (t.index_select(0, sel) for t in (filtered, lab, weights)))
+            stack = self.discriminators[k].stack()
+            outputs = mlp.forward(stack, x)
+            loss, logits_grad = adversary_loss(outputs[-1], y, self.loss_kind, w)
+            terms.append((k, loss, ((outputs[-1].argmax(1) == y).to(w.dtype) * w).sum() / w.sum()))
+            x_grad = mlp.backward(stack, x, outputs, logits_grad, input_grad)
+            if x_grad is None:
+                continue
+            if grad is None:
+                grad = x_grad if everyone else torch.zeros_like(filtered).index_add_(0, sel, x_grad)
+            elif everyone:
+                grad.add_(x_grad)
+            else:
+                grad.index_add_(0, sel, x_grad)
+        return terms, grad
 
     def discriminator_parameters(self) -> list[nn.Parameter]:
         return list(self.discriminators.parameters())
 
-    def _discriminator_step(self, grads: list[torch.Tensor | None]) -> None:
-        params = self.discriminator_parameters()
+    def _discriminator_step(self) -> None:
+        """One optimizer step of the discriminators on the gradients in their ``.grad`` (None for the
+        discriminators of attributes outside S: Adam skips them), which it then clears."""
         if self._d_optimizer is None:
-            self._d_optimizer = DenseAdam.for_parameters(params, self.d_lr, amsgrad=True)
-        for param, grad in zip(params, grads):
-            param.grad = grad  # None for the discriminators of attributes outside S: Adam skips them
+            self._d_optimizer = DenseAdam.for_parameters(self.discriminator_parameters(), self.d_lr, amsgrad=True)
         self._d_optimizer.step()
         self._d_optimizer.zero_grad(set_to_none=True)
 
@@ -270,30 +304,24 @@ class BoseHamiltonTransE(KGEModel):
         Their schedule: the encoder steps against the discriminators as they are, and the
         discriminators step on the detached filtered embeddings from before the encoder's step. Both
         gradients come from the same forward pass through D_k at the same point, so they are computed
-        together: one backward pass gives dL_D/d(params of D) (the discriminators step right away; their
-        graph is then free) and dL_D/dC(u, S). The term's value is -gamma * sum_k L_{D_k} (``ce``) or
+        together: one backward pass (``_discriminate``) gives dL_D/d(params of D), on which the
+        discriminators step right away, and dL_D/dC(u, S). The term's value is -gamma * sum_k L_{D_k} (``ce``) or
         gamma * (|S| - sum_k L1_k) (``l1``); its gradient is -gamma * dL_D/dC(u, S) either way. None when
         no active attribute has a labelled person here."""
-        free = filtered.detach().requires_grad_(True)
-        with torch.enable_grad():
-            terms = self._discriminator_losses(free, weights, labels, active)
-            if not terms:
-                return None
-            total = torch.stack([loss for _, loss, _ in terms]).sum()
-            grads = torch.autograd.grad(total, [free] + self.discriminator_parameters(), allow_unused=True)
-        self._discriminator_step(list(grads[1:]))
-        for _ in range(self.d_steps - 1):  # further discriminator steps on the same detached embeddings
-            with torch.enable_grad():
-                again = self._discriminator_losses(free.detach(), weights, labels, active)
-                more = torch.autograd.grad(torch.stack([loss for _, loss, _ in again]).sum(),
-                                           self.discriminator_parameters(), allow_unused=True)
-            self._discriminator_step(list(more))
+        terms, grad = self._discriminate(filtered, weights, labels, active, input_grad=True)
+        if not terms:
+            return None
+        self._discriminator_step()
+        for _ in range(self.d_steps - 1):  # further discriminator steps on the same filtered embeddings
+            self._discriminate(filtered, weights, labels, active, input_grad=False)
+            self._discriminator_step()
+        total = torch.stack([loss for _, loss, _ in terms]).sum()
         for k, loss, accuracy in terms:
             name = self.attributes[k].name
-            self._latest_log[f"disc_loss_{name}"] = float(loss.detach())
+            self._latest_log[f"disc_loss_{name}"] = float(loss)
             self._latest_log[f"disc_acc_{name}"] = float(accuracy)
-        value = (len(terms) - total.detach()) if self.loss_kind == "l1" else -total.detach()
-        return self.gamma * value, -self.gamma * grads[0]
+        value = (len(terms) - total) if self.loss_kind == "l1" else -total
+        return self.gamma * value, -self.gamma * grad
 
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The encoder's adversarial term (``_adversarial_gradient``, which also steps the
@@ -320,10 +348,10 @@ class BoseHamiltonTransE(KGEModel):
         return True
 
     def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
-        """The whole step of ``score_triples`` + margin loss + ``extra_loss`` with autograd only through
-        the filters (``kgcore.fused``, L1 on a CPU): the batch's distinct entities are looked up once,
-        its distinct people filtered once, the ranking loss and its gradient with respect to those
-        vectors come from the fused kernel run on them as if they were the entity table, the
+        """The whole step of ``score_triples`` + margin loss + ``extra_loss`` without autograd
+        (``kgcore.fused``, L1 on a CPU): the batch's distinct entities are looked up once, its distinct
+        people filtered once (``kgcore.models.mlp``), the ranking loss and its gradient with respect to
+        those vectors come from the fused kernel run on them as if they were the entity table, the
         discriminators add their gradient on the labelled people's filtered vectors, and one backward
         pass through the filters turns the people's gradient into the filters' and the base embeddings'.
         Same values and gradients as the general path (tests compare them); a Bose epoch through autograd
@@ -340,10 +368,10 @@ class BoseHamiltonTransE(KGEModel):
         people_rows = self.is_person[unique].nonzero(as_tuple=True)[0] if active else unique[:0]
         people = filtered = None
         if people_rows.numel():
-            people = vectors.index_select(0, people_rows).requires_grad_(True)
-            with torch.enable_grad():
-                filtered = self.compose(people, active)
-            vectors.index_copy_(0, people_rows, filtered.detach())
+            people = vectors.index_select(0, people_rows)
+            traces = [mlp.forward(self.filters[k].stack(), people) for k in active]
+            filtered = traces[0][-1] if len(traces) == 1 else sum(t[-1] for t in traces) / len(traces)
+            vectors.index_copy_(0, people_rows, filtered)
         local = inverse.view(-1, 2)
         local_pos = torch.stack([local[:batch, 0], pos[:, 1], local[:batch, 1]], 1)
         local_neg = torch.stack([local[batch:, 0], neg[:, :, 1].reshape(-1), local[batch:, 1]], 1).view(neg.shape)
@@ -362,10 +390,23 @@ class BoseHamiltonTransE(KGEModel):
                     rows, adversary_value, adversary_grad = adversary
                     filtered_grad.index_add_(0, rows, adversary_grad)
                     extra["adversary"] = adversary_value
-            filtered.backward(filtered_grad)
-            self.entity.pending.append((unique.index_select(0, people_rows), people.grad))
+            people_grad = self._compose_backward(people, traces, filtered_grad, active)
+            self.entity.pending.append((unique.index_select(0, people_rows), people_grad))
         self.entity.pending.append((ids, torch.from_numpy(ent_grads)))
         return value, extra
+
+    def _compose_backward(self, people: torch.Tensor, traces: list[list[torch.Tensor]], grad: torch.Tensor,
+                          active: list[int]) -> torch.Tensor:
+        """Back-propagate ``grad`` (d loss / d C(people, S); overwritten) through the filters of S run by
+        ``mlp.forward`` (``traces``): the filters' gradients go to their ``.grad``, the people's is returned."""
+        if len(active) > 1:
+            grad = grad / len(active)
+        total = None
+        for i, (k, outputs) in enumerate(zip(active, traces)):
+            own = grad if i == len(active) - 1 else grad.clone()  # each backward pass overwrites its gradient
+            people_grad = mlp.backward(self.filters[k].stack(), people, outputs, own)
+            total = people_grad if total is None else total.add_(people_grad)
+        return total
 
     def _fused_adversary(self, filtered: torch.Tensor, people_rows: torch.Tensor, unique: torch.Tensor,
                          positives: torch.Tensor, active: list[int]) -> tuple[torch.Tensor, ...] | None:
