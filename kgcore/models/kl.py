@@ -41,8 +41,8 @@ attribute vectors start at zero (the model starts as the pure KL model) and appl
 
 Cost: with the fused ranking step (L1, margin loss, CPU) the KL term takes no autograd at all
 (``fused_extra_loss``, ``kl_kernel.kl_l1_batch``); on FB15k-237 (dim 100, batch 1024, 2 cores) an epoch
-measured 1.07-1.17x TransE's in interleaved timings (1.07x and 1.13x in two comparison benchmark runs;
-paper: 1.31x). Elsewhere it runs through autograd, with one fused kernel for the divergence
+measured 1.07-1.18x TransE's in interleaved timings (1.13x, 1.07x and 1.12x in three comparison benchmark
+runs; paper: 1.31x). Elsewhere it runs through autograd, with one fused kernel for the divergence
 (``kl_kernel._FusedKL``) where it applies.
 """
 from __future__ import annotations
