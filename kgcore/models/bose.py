@@ -241,9 +241,13 @@ class BoseHamiltonTransE(KGEModel):
         """The people among the batch's heads and tails with a value of some active attribute (distinct,
         with their number of occurrences as weights), and per attribute their labels (-1: unknown)."""
         ids, counts = torch.unique(torch.cat([batch[:, 0], batch[:, 2]]), return_counts=True)
-        labels = [getattr(self, f"labels_{k}")[ids] for k in active]
-        keep = torch.stack([lab >= 0 for lab in labels]).any(0)
-        return ids[keep], counts[keep].to(torch.float32), [lab[keep] for lab in labels]
+        labels, labelled = self._attribute_labels(ids, active)
+        return ids[labelled], counts[labelled].to(torch.float32), [lab[labelled] for lab in labels]
+
+    def _attribute_labels(self, ids: torch.Tensor, active: list[int]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per active attribute the labels of entities ``ids`` (-1: unknown), and which have any."""
+        labels = [getattr(self, f"labels_{k}").index_select(0, ids) for k in active]
+        return labels, torch.stack([lab >= 0 for lab in labels]).any(0)
 
     def _discriminate(self, filtered: torch.Tensor, weights: torch.Tensor, labels: list[torch.Tensor],
                       active: list[int], input_grad: bool) -> tuple[list[tuple[int, torch.Tensor, torch.Tensor]],
@@ -384,14 +388,16 @@ class BoseHamiltonTransE(KGEModel):
             person_row = torch.full((unique.numel(),), -1, dtype=torch.long)
             person_row[people_rows] = torch.arange(people_rows.numel())
             filtered_grad = fused.move_rows(inverse, person_row, ent_grads, people_rows.numel())
+            person_ids = unique.index_select(0, people_rows)
             if self.gamma != 0:
-                adversary = self._fused_adversary(filtered, people_rows, unique, inverse[:2 * batch], active)
+                counts = torch.bincount(inverse[:2 * batch], minlength=unique.numel()).index_select(0, people_rows)
+                adversary = self._fused_adversary(filtered, person_ids, counts, active)
                 if adversary is not None:
                     rows, adversary_value, adversary_grad = adversary
                     filtered_grad.index_add_(0, rows, adversary_grad)
                     extra["adversary"] = adversary_value
             people_grad = self._compose_backward(people, traces, filtered_grad, active)
-            self.entity.pending.append((unique.index_select(0, people_rows), people_grad))
+            self.entity.pending.append((person_ids, people_grad))
         self.entity.pending.append((ids, torch.from_numpy(ent_grads)))
         return value, extra
 
@@ -408,15 +414,13 @@ class BoseHamiltonTransE(KGEModel):
             total = people_grad if total is None else total.add_(people_grad)
         return total
 
-    def _fused_adversary(self, filtered: torch.Tensor, people_rows: torch.Tensor, unique: torch.Tensor,
-                         positives: torch.Tensor, active: list[int]) -> tuple[torch.Tensor, ...] | None:
-        """``extra_loss``'s term for ``fused_step``: the people among the positives' heads and tails
-        (``positives``: their positions among ``unique``) with a value of some active attribute, weighted
-        by their occurrences; returns their rows of ``filtered``, the term's value and its gradient."""
-        counts = torch.bincount(positives, minlength=unique.numel()).index_select(0, people_rows)
-        person_ids = unique.index_select(0, people_rows)
-        labels = [getattr(self, f"labels_{k}").index_select(0, person_ids) for k in active]
-        keep = ((counts > 0) & torch.stack([lab >= 0 for lab in labels]).any(0)).nonzero(as_tuple=True)[0]
+    def _fused_adversary(self, filtered: torch.Tensor, person_ids: torch.Tensor, counts: torch.Tensor,
+                         active: list[int]) -> tuple[torch.Tensor, ...] | None:
+        """``extra_loss``'s term for ``fused_step``: the people (``person_ids``, the rows of ``filtered``)
+        among the positives' heads and tails (``counts`` times each) with a value of some active attribute,
+        weighted by their occurrences; returns their rows of ``filtered``, the term's value and its gradient."""
+        labels, labelled = self._attribute_labels(person_ids, active)
+        keep = ((counts > 0) & labelled).nonzero(as_tuple=True)[0]
         if keep.numel() == 0:
             return None
         adversary = self._adversarial_gradient(filtered.detach().index_select(0, keep),
