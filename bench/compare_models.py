@@ -9,8 +9,10 @@ seeds:
 - the aggregate gender bias of ``kgcore.bias.aggregate_bias`` (mean |B_p^v| over professions and values;
   the paper's own scale differs, so compare models with each other, not with the paper's numbers);
 - attribute-leakage ROC-AUC of a cross-validated logistic-regression probe (``kgcore.probe``; 0.5 = none),
-  beside the same probe on each person's other recorded facts (``facts_probe``, no embedding): what the
-  rest of the graph says about the attribute;
+  beside two references: the same probe on each person's other recorded facts (``facts_probe``, no
+  embedding), and on Basic TransE trained without the attribute's own triples (model ``blind``,
+  ``TrainConfig.withheld_relations``): what the rest of the graph lets an embedding pick up about the
+  attribute when the model never sees it;
 - seconds per epoch (the median epoch of each run), and the Bose/Basic and KL/Basic epoch-time ratios,
   also measured apart (``--timing-rounds``): one epoch of each model in turn, round after round, so the
   machine's speed drifting over the minutes of a run cannot skew the ratios.
@@ -46,7 +48,8 @@ from kgcore.whitelist import read_whitelist
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fb15k-237"
 MODELS = ("transe", "bose", "kl")
-LABELS = {"transe": "Basic", "bose": "Bose et al.", "kl": "KL"}
+BLIND = "blind"  # reference: Basic TransE trained without the attribute's own triples
+LABELS = {"transe": "Basic", "bose": "Bose et al.", "kl": "KL", BLIND: "Basic, attribute withheld (reference)"}
 PAPER = {"transe": (0.68, 2.79, 68.4), "bose": (0.426, 2.75, 533.3), "kl": (0.66, 0.19, 89.4)}
 
 
@@ -56,7 +59,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", help=f"FB15k-237 folder or its parent (default: ${DATA_DIR_ENV}, then "
                         f"{DEFAULT_DATA.parent}, then the kgcore cache)")
     parser.add_argument("--out", required=True, help="folder for runs.csv, summary.csv, summary.md")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS + (BLIND,)),
+                        help=f"comma-separated subset of {', '.join(MODELS)} and {BLIND} (Basic TransE without the "
+                             "attribute's triples, a leakage reference; not in the timing rounds)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--dim", type=int, default=100)
@@ -93,20 +98,22 @@ def bose_options(items: list[str]) -> dict:
 
 
 def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
+    name = "transe" if name == BLIND else name
     return ModelConfig(model=name, dim=args.dim, p_norm=1, debias=[] if name == "transe" else [args.attribute],
                        kl_weight=args.kl_weight,
                        whitelist=read_whitelist(args.whitelist) if name == "kl" and args.whitelist else [],
                        extra=bose_options(args.bose_option) if name == "bose" else {})
 
 
-def training_config(args: argparse.Namespace, seed: int, epochs: int) -> TrainConfig:
+def training_config(args: argparse.Namespace, seed: int, epochs: int, withheld: list[str] | None = None) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam", loss="margin",
-                       margin=args.margin, num_negatives=1, seed=seed)
+                       margin=args.margin, num_negatives=1, seed=seed, withheld_relations=withheld or [])
 
 
 def run_one(name: str, seed: int, graph, source: DataSource, args: argparse.Namespace, out: Path) -> dict:
     config = model_config(name, args)
-    train_config = training_config(args, seed, args.epochs)
+    withheld = [graph.spec.attribute(args.attribute).relation] if name == BLIND else []
+    train_config = training_config(args, seed, args.epochs, withheld)
     if args.threads:
         # numba's parallel evaluation kernels reset the OpenMP thread count torch uses; set it again.
         torch.set_num_threads(args.threads)
@@ -198,9 +205,10 @@ def summarise(runs: pd.DataFrame, args: argparse.Namespace, wall: float,
                ("gender_bias", "Gender bias", ".3g"), ("leakage_auc", "Leakage AUC", ".3f"),
                ("seconds_per_epoch", "s/epoch", ".2f")]
     rows = []
-    for name in [m for m in MODELS if m in set(runs["model"])]:
+    for name in [m for m in MODELS + (BLIND,) if m in set(runs["model"])]:
         part = runs[runs["model"] == name]
-        row = {"model": LABELS[name], "seeds": len(part)}
+        label = f"Basic, {args.attribute} triples withheld (reference)" if name == BLIND else LABELS[name]
+        row = {"model": label, "seeds": len(part)}
         for key, label, fmt in metrics:
             row[label] = mean_std(part[key], fmt)
             row[f"{key}_mean"] = part[key].mean()
@@ -225,6 +233,13 @@ def summarise(runs: pd.DataFrame, args: argparse.Namespace, wall: float,
                    f"(shuffled labels: {facts['control_roc_auc']:.3f}): the rest of this graph records "
                    f"{args.attribute} in other forms, so an embedding that keeps those facts predictable "
                    "keeps it readable."]
+    if BLIND in set(runs["model"]):
+        blind = runs[runs["model"] == BLIND]["leakage_auc"]
+        ratios += ["", f"Attribute-blind reference: Basic TransE trained with every {args.attribute} triple withheld "
+                   f"(it never sees anyone's {args.attribute}) still leaks **{mean_std(blind, '.3f')}**: what the "
+                   f"rest of the graph lets an embedding pick up. A debiasing method that keeps the other facts "
+                   f"predictable removes what the {args.attribute} triples add, down to about this line; below it, "
+                   "it also hides what the other facts imply."]
     labels = ["model", "seeds"] + [label for _, label, _ in metrics]
     table = summary[labels]
     lines = ["| " + " | ".join(labels) + " |", "|" + "---|" * len(labels)]
@@ -261,9 +276,9 @@ def main() -> int:
     source = DataSource(dataset="fb15k237", data_dir=data_dir)
     graph = source.load()
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = sorted(set(names) - set(MODELS))
+    unknown = sorted(set(names) - set(MODELS + (BLIND,)))
     if unknown:
-        raise SystemExit(f"unknown model(s) {unknown}; choose from {MODELS}")
+        raise SystemExit(f"unknown model(s) {unknown}; choose from {MODELS + (BLIND,)}")
     started = time.perf_counter()
     rows = []
     for seed in range(args.seeds):
@@ -272,7 +287,8 @@ def main() -> int:
             rows.append(row)
             print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
             pd.DataFrame(rows).to_csv(out / "runs.csv", index=False)
-    timing = interleaved_epoch_times(names, graph, args) if args.timing_rounds > 0 else pd.DataFrame()
+    timed = [name for name in names if name != BLIND]
+    timing = interleaved_epoch_times(timed, graph, args) if args.timing_rounds > 0 and timed else pd.DataFrame()
     if not timing.empty:
         timing.to_csv(out / "timing.csv", index=False)
     wall = time.perf_counter() - started

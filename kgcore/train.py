@@ -50,6 +50,9 @@ class TrainConfig:
     eval_max_triples: int | None = 2000  # validation subset size (None = all), for fast early stopping
     patience: int = 3  # validation checks without improvement before stopping
     device: str = "auto"
+    # Relations whose training triples the model never sees (``training_triples``): an attribute-blind
+    # reference, e.g. Basic TransE without anyone's gender, for what the rest of the graph lets leak.
+    withheld_relations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +98,21 @@ class TrainResult:
     @property
     def seconds_per_epoch(self) -> float:
         return float(np.mean([r.seconds for r in self.history])) if self.history else float("nan")
+
+
+def training_triples(graph: KnowledgeGraph, withheld_relations: list[str] | tuple[str, ...] = ()) -> torch.Tensor:
+    """The training split without the triples of ``withheld_relations`` (ids unchanged).
+
+    A model trained without, say, ``/people/person/gender`` is blind to the attribute itself; how well
+    the leakage probe still reads the attribute from it is what the graph's other facts give away through
+    an embedding (the floor a debiasing method that keeps those facts predictable can reach)."""
+    triples = graph.splits["train"]
+    if withheld_relations:
+        ids = torch.tensor([graph.relation_id(name) for name in withheld_relations])
+        triples = triples[~torch.isin(triples[:, 1], ids)]
+        if triples.shape[0] == 0:
+            raise KGError(f"No training triples left after withholding {', '.join(withheld_relations)}.")
+    return triples
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -161,7 +179,7 @@ def train(
     on_epoch: Callable[[EpochRecord], bool | None] | None = None,
     checkpoint_path: str | Path | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``graph.splits['train']`` in place.
+    """Train ``model`` on ``graph.splits['train']`` (less ``config.withheld_relations``) in place.
 
     ``on_epoch`` is called after every epoch; returning False cancels training (the dashboard's stop
     button). With ``eval_every`` > 0 the model with the best validation MRR is restored at the end.
@@ -172,9 +190,9 @@ def train(
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
-    train_triples = graph.splits["train"]
-    if train_triples.shape[0] == 0:
+    if graph.splits["train"].shape[0] == 0:
         raise KGError("No training triples.")
+    train_triples = training_triples(graph, config.withheld_relations)
     known = TripleSet(train_triples, graph.num_entities, graph.num_relations) if config.filtered_negatives else None
     sampler = NegativeSampler(graph.num_entities, config.num_negatives, known)
     row_optimizer, dense_optimizer = make_optimizer(model, config.optimizer, config.lr)

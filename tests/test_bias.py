@@ -16,12 +16,13 @@ from kgcore.bias import (aggregate_bias, attribute_gradient, attribute_objective
                          bias_table, data_vs_model, measure_bias, person_trajectory, perturb)
 from kgcore.cli import main
 from kgcore.datasets import DataSource
+from kgcore.errors import KGError, SpecError
 from kgcore.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
 from kgcore.probe import facts_probe, leakage_probe
 from kgcore.runs import save_run
 from kgcore.spec import Attribute, DatasetSpec
-from kgcore.train import TrainConfig, seed_everything, train
+from kgcore.train import TrainConfig, seed_everything, train, training_triples
 
 from .synthetic import (GENDER, GROUP, PROFESSION, SKEWED_PROFESSIONS, group_triples, people_triples,
                         split_triples, write_graph)
@@ -282,6 +283,49 @@ def test_facts_probe_reads_the_attribute_from_other_facts_only(skewed, tmp_path)
     assert 0.35 < neutral["roc_auc"] < 0.65, neutral["roc_auc"]
     groups = facts_probe(graph, "group", folds=5, seed=0)  # stored value -> person: professions give it away
     assert len(groups["classes"]) == 3 and groups["roc_auc"] > 0.8
+
+
+def test_attribute_blind_reference_leaks_only_what_the_other_facts_imply(skewed, tmp_path):
+    """Basic TransE trained with every gender triple withheld never sees gender (the gender relation's
+    vector keeps its initial value), yet the probe reads gender from it where the professions are recorded
+    mostly for one gender: above chance, well below the model trained on gender itself. Where professions
+    are recorded for both alike, nothing is left to read."""
+    graph, model, _ = skewed
+
+    def blind(graph: KnowledgeGraph):
+        seed_everything(0)
+        blind_model = build_model(ModelConfig(dim=32), graph)
+        before = blind_model.relation.weight.detach().clone()
+        config = copy.deepcopy(TRAIN)
+        config.withheld_relations = [GENDER]
+        train(blind_model, graph, config, progress=False)
+        after = blind_model.relation.weight.detach()
+        gender = graph.relation_id(GENDER)
+        assert torch.equal(after[gender], before[gender])
+        assert not torch.equal(after[graph.relation_id(PROFESSION)], before[graph.relation_id(PROFESSION)])
+        return leakage_probe(blind_model, graph, "gender", folds=5, seed=0, control=False)["roc_auc"]
+
+    full = leakage_probe(model, graph, "gender", folds=5, seed=0, control=False)["roc_auc"]
+    skewed_blind = blind(graph)
+    assert 0.65 < skewed_blind < full - 0.05, (skewed_blind, full)
+    balanced = {name: 0.5 for name in SKEWED_PROFESSIONS}
+    folder = write_graph(tmp_path, split_triples(people_triples(600, seed=1, professions=balanced), seed=0))
+    spec = DatasetSpec(name="toy-neutral", attributes=(Attribute("gender", GENDER),), target=PROFESSION)
+    neutral_blind = blind(KnowledgeGraph.from_folder(folder, spec=spec))
+    assert 0.35 < neutral_blind < 0.65, neutral_blind
+
+
+def test_withheld_relations_are_checked(skewed):
+    graph, _, _ = skewed
+    kept = training_triples(graph, [GENDER, PROFESSION])
+    train_triples = graph.splits["train"]
+    expected = ~((train_triples[:, 1] == graph.relation_id(GENDER)) | (train_triples[:, 1] == graph.relation_id(PROFESSION)))
+    assert torch.equal(kept, train_triples[expected]) and 0 < len(kept) < len(train_triples)
+    assert torch.equal(training_triples(graph), train_triples)
+    with pytest.raises(SpecError, match="/no/such/relation"):
+        training_triples(graph, ["/no/such/relation"])
+    with pytest.raises(KGError, match="No training triples left"):
+        training_triples(graph, graph.relations)
 
 
 # ---------------------------------------------------------------------------------------------- CLI

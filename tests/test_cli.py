@@ -49,6 +49,20 @@ def test_train_writes_every_run_file(run_dir):
     assert [line.split("\t")[1] for line in entities] == graph.entities
 
 
+def test_train_can_withhold_a_relation(toy_dir, tmp_path, capsys):
+    blind = tmp_path / "blind"
+    assert main(["train", "--data-dir", str(toy_dir), *train_args(), "--withhold", GENDER, "--out", str(blind)]) == 0
+    config = json.loads((blind / "config.json").read_text())
+    assert config["train"]["withheld_relations"] == [GENDER]
+    run = load_run(blind)
+    assert run.train_config.withheld_relations == [GENDER]
+    capsys.readouterr()
+    assert main(["train", "--data-dir", str(toy_dir), *train_args(), "--withhold", "/no/such/relation",
+                 "--out", str(tmp_path / "unknown")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "/no/such/relation" in err and "Traceback" not in err
+
+
 def test_model_file_is_a_plain_state_dict(run_dir):
     state = torch.load(run_dir / "model.pt", weights_only=True)
     assert isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())

@@ -288,6 +288,7 @@ def test_stop_keeps_a_partial_run(runs_dir, toy_world):
     at.slider(key="train_epochs").set_value(200)
     at.slider(key="train_valid").set_value(0)
     at.text_input(key="train_name").set_value("stopped early")
+    at.multiselect(key="train_withhold").set_value([GENDER])  # an attribute-blind reference run
     at.get("form_submit_button")[0].click()
     at.run()
     _clean(at)
@@ -302,6 +303,7 @@ def test_stop_keeps_a_partial_run(runs_dir, toy_world):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["cancelled"] is True and 1 <= metrics["epochs_trained"] < 200
     assert len(pd.read_csv(folder / "history.csv")) == metrics["epochs_trained"]
+    assert json.loads((folder / "config.json").read_text())["train"]["withheld_relations"] == [GENDER]
     at.run()
     assert any("stopped early by you" in s.value for s in at.success)
 

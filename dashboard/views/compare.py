@@ -114,7 +114,9 @@ if probes:
         st.markdown(f"A logistic regression tries to recover each person's {attribute} from the model's vector for "
                     "them (5-fold cross-validation). Basic TransE is trained on the attribute facts themselves, so "
                     "it is expected to leak them almost perfectly; the debiasing methods aim to bring the score "
-                    "towards 0.5.")
+                    "towards 0.5. For a second reference, train Basic TransE with the attribute's relation withheld "
+                    "(Train page, More settings): a model that never saw the attribute, whose score is what the "
+                    "rest of the graph lets an embedding pick up.")
         if facts:
             st.markdown(f"**Reference:** the same classifier on each person's *other* recorded facts in this graph "
                         f"(no embedding, the {attribute} facts left out) reaches **{facts['roc_auc']:.2f}** "

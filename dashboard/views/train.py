@@ -144,7 +144,12 @@ if graph is not None:
             lr = cols[0].number_input("Learning rate", 0.0001, 1.0, 0.01, format="%.4f", key="train_lr")
             batch = cols[1].select_slider("Batch size", [128, 256, 512, 1024, 2048, 4096], 1024, key="train_batch")
             seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-            default_name = f"{model_name}-{dim}d-{epochs}ep"
+            withheld = st.multiselect(
+                "Withhold relations", list(graph.relations), default=[], key="train_withhold",
+                help="Train without these relations' facts. Basic TransE with an attribute's relation withheld "
+                     "never sees that attribute: its leakage probe (Compare page) shows what the rest of the "
+                     "graph gives away, the level a debiased model that keeps the other facts can reach.")
+            default_name = f"{model_name}-{dim}d-{epochs}ep" + ("-withheld" if withheld else "")
             name = cols[3].text_input("Run name", "", placeholder=default_name, key="train_name")
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                           disabled=busy)
@@ -164,7 +169,8 @@ if graph is not None:
                                        kl_weight=float(kl_weight), whitelist=pairs,
                                        extra={"gamma": float(gamma)} if model_name == "bose" else {})
             train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch), lr=float(lr), seed=int(seed),
-                                       eval_every=int(validate_every), patience=10**6, device="cpu")
+                                       eval_every=int(validate_every), patience=10**6, device="cpu",
+                                       withheld_relations=list(withheld))
             train_config.validate()
             run_name = state.slug(name or default_name)
             folder = state.runs_root() / state.slug(ctx.dataset.label) / run_name

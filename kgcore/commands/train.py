@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--filtered-negatives", action="store_true",
                      help="redraw negatives that are known true training triples")
     opt.add_argument("--adversarial-temperature", type=float, default=1.0, help="alpha of nssa")
+    opt.add_argument("--withhold", action="append", default=[], metavar="RELATION",
+                     help="train without this relation's triples (repeatable): an attribute-blind reference, e.g. "
+                          "--withhold /people/person/gender, whose leakage probe shows what the rest of the graph "
+                          "gives away")
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--eval-every", type=int, default=0, metavar="N",
                      help="validation MRR every N epochs, keeping the best model (0: off)")
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
         filtered_negatives=args.filtered_negatives,
         adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
-        patience=args.patience, device=args.device,
+        patience=args.patience, device=args.device, withheld_relations=args.withhold,
     )
     train_config.validate()
     from ..train import seed_everything
