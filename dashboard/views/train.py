@@ -64,13 +64,14 @@ def job_panel() -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Training {current.run_name}** ({state.MODEL_LABELS.get(current.model_config.model, '')})")
-        done = len(current.history)
+        rows = list(current.history)  # a snapshot: the training thread appends to it while the page reads
+        done = len(rows)
         fraction = min(done / max(current.epochs, 1), 1.0)
         text = {"running": f"epoch {done} of {current.epochs}", "evaluating": "evaluating on the test triples…",
                 "done": "finished", "cancelled": "stopped", "failed": "failed"}[current.status]
         st.progress(fraction, text=text)
-        if current.history:
-            history = pd.DataFrame(current.history).set_index("epoch")
+        if rows:
+            history = pd.DataFrame(rows).set_index("epoch")
             left, right = st.columns(2)
             left.caption("Training loss")
             left.line_chart(history[["loss"]], height=180, x_label="epoch", y_label="loss")
