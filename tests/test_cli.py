@@ -63,6 +63,33 @@ def test_train_can_withhold_a_relation(toy_dir, tmp_path, capsys):
     assert err.startswith("error:") and "/no/such/relation" in err and "Traceback" not in err
 
 
+def test_kl_weights_per_attribute(toy_dir, tmp_path, capsys):
+    """--kl-weight takes one weight for every debiased attribute or one per attribute; the trained run
+    records them and trains each attribute's term with its own weight (a zero weight: no term at all)."""
+    two = ["--attribute", f"gender={GENDER}", "--attribute", "birthplace=born_in", "--target", PROFESSION,
+           "--epochs", "2", "--dim", "16", "--batch-size", "128", "--quiet", "--model", "kl",
+           "--debias", "gender,birthplace"]
+    out = tmp_path / "weighted"
+    assert main(["train", "--data-dir", str(toy_dir), *two, "--kl-weight", "2,birthplace=0", "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.model.weights == [2.0, 0.0]
+    assert json.loads((out / "config.json").read_text())["model"]["extra"] == {"kl_weights": {"birthplace": 0.0}}
+    assert "kl_gender" in run.history.columns and "kl_birthplace" not in run.history.columns
+    assert (run.history["kl_gender"] > 0).all()
+    capsys.readouterr()
+    for bad, says in [("gender=x", "'gender=x' is not a weight"), ("=1", "names no attribute"),
+                      ("-1", "non-negative"), ("gender=1,gender=2", "given twice")]:
+        with pytest.raises(SystemExit) as info:  # a usage error, from argparse
+            main(["train", "--data-dir", str(toy_dir), *two, "--kl-weight", bad, "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert info.value.code == 2
+        assert says in err and "Traceback" not in err, (bad, err)
+    assert main(["train", "--data-dir", str(toy_dir), *two, "--kl-weight", "religion=1", "--out",
+                 str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "religion" in err and "not debiased" in err and "Traceback" not in err
+
+
 def test_model_file_is_a_plain_state_dict(run_dir):
     state = torch.load(run_dir / "model.pt", weights_only=True)
     assert isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())

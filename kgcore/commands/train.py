@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="do not keep entity vectors on the unit sphere (for the nssa recipe)")
     model.add_argument("--debias", default="", metavar="ATTR[,ATTR]",
                        help="sensitive attributes to remove (kl and bose models), e.g. gender,religion")
-    model.add_argument("--kl-weight", type=float, default=1.0, help="lambda of the KL term (kl model)")
+    model.add_argument("--kl-weight", type=parse_kl_weights, default="1", metavar="W[,ATTR=W]",
+                       help="lambda of the KL term (kl model): one weight for every debiased attribute, "
+                            "or per attribute, e.g. 1,religion=0.5 or gender=2,religion=0.5")
     model.add_argument("--kl-target", choices=("uniform", "marginal"), default="uniform",
                        help="target distribution of the KL term")
     model.add_argument("--whitelist", metavar="FILE",
@@ -65,14 +67,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def parse_kl_weights(text: str) -> tuple[float, dict[str, float]]:
+    """``--kl-weight``: "W" for every attribute, "ATTR=W,..." per attribute, or both ("1,religion=0.5");
+    returns the default weight (1 unless given) and the per-attribute ones."""
+    default, weights = 1.0, {}
+    for item in (part.strip() for part in text.split(",")):
+        name, _, value = item.rpartition("=")
+        name = name.strip()
+        try:
+            weight = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a weight: give a number or ATTRIBUTE=NUMBER") from None
+        if not weight >= 0 or weight == float("inf"):
+            raise argparse.ArgumentTypeError(f"{item!r}: KL weights must be finite and non-negative")
+        if "=" not in item:
+            default = weight
+        elif not name:
+            raise argparse.ArgumentTypeError(f"{item!r} names no attribute: give ATTRIBUTE=NUMBER")
+        elif name in weights:
+            raise argparse.ArgumentTypeError(f"the weight of {name!r} is given twice")
+        else:
+            weights[name] = weight
+    return default, weights
+
+
 def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
     from ..whitelist import read_whitelist  # local: only needed with --whitelist
 
     return ModelConfig(
         model=args.model, dim=args.dim, p_norm=args.p_norm, entity_norm=not args.no_entity_norm,
         debias=[a.strip() for a in args.debias.split(",") if a.strip()],
-        kl_weight=args.kl_weight, kl_target=args.kl_target,
+        kl_weight=args.kl_weight[0], kl_target=args.kl_target,
         whitelist=read_whitelist(args.whitelist) if args.whitelist else [],
+        extra={"kl_weights": args.kl_weight[1]} if args.model == "kl" and args.kl_weight[1] else {},
     )
 
 

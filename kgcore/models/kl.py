@@ -127,7 +127,7 @@ class KLDebiasedTransE(KGEModel):
         weights = dict(config.extra.get("kl_weights") or {})
         unknown = sorted(set(weights) - set(config.debias))
         if unknown:
-            raise SpecError(f"kl_weights names attributes that are not debiased: {', '.join(unknown)} "
+            raise SpecError(f"KL weights are given for attributes that are not debiased: {', '.join(unknown)} "
                             f"(debiased: {', '.join(config.debias)}).")
         self.attributes: list[DebiasedAttribute] = [describe(t) for t in tables]
         self.weights = [float(weights.get(a.name, config.kl_weight)) for a in self.attributes]
