@@ -212,15 +212,24 @@ def profession_across_models(frame: pd.DataFrame, values: list[str], unit: str =
 
 
 def probe_bars(frame: pd.DataFrame, facts_auc: float | None = None) -> go.Figure:
-    """Leakage probe ROC-AUC per model, with chance and, where known, the AUC of the same probe on the
+    """Leakage probe ROC-AUC per model (and, with a ``prediction_auc`` column, the AUC of the model's own
+    prediction as a paler bar beside it), with chance and, where known, the AUC of the same probe on the
     people's other recorded facts as reference lines."""
-    fig = go.Figure(go.Bar(x=frame["run"], y=frame["roc_auc"],
-                           marker_color=[MODEL_COLOURS.get(m, INK) for m in frame["model"]],
+    colours = [MODEL_COLOURS.get(m, INK) for m in frame["model"]]
+    fig = go.Figure(go.Bar(x=frame["run"], y=frame["roc_auc"], name="linear probe of the vectors",
+                           marker_color=colours,
                            text=[f"{v:.2f}" for v in frame["roc_auc"]], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: ROC-AUC %{y:.3f}<extra></extra>"))
+                           hovertemplate="%{x}: probe ROC-AUC %{y:.3f}<extra></extra>"))
+    if "prediction_auc" in frame:
+        fig.add_trace(go.Bar(x=frame["run"], y=frame["prediction_auc"], name="the model's own prediction",
+                             marker_color=colours, marker_opacity=0.4,
+                             text=[f"{v:.2f}" for v in frame["prediction_auc"]], textposition="outside",
+                             cliponaxis=False, hovertemplate="%{x}: own prediction ROC-AUC %{y:.3f}<extra></extra>"))
+        fig.update_layout(barmode="group")
     fig.add_hline(y=0.5, line_dash="dot", line_color=INK, annotation_text="chance", annotation_position="right")
     if facts_auc is not None:
         fig.add_hline(y=facts_auc, line_dash="dash", line_color=INK, annotation_text="other facts",
                       annotation_position="right")
-    fig.update_yaxes(title="ROC-AUC of the probe", range=[0, 1.1])
-    return _style(fig, 360, showlegend=False)
+    fig.update_yaxes(title="ROC-AUC", range=[0, 1.1])
+    paired = "prediction_auc" in frame
+    return _style(fig, 360, showlegend=paired, **({"legend": dict(orientation="h", y=-0.2)} if paired else {}))

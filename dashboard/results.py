@@ -73,6 +73,20 @@ def _leakage_probe(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
     return kg_leakage_probe(loaded.model, loaded.graph, attribute=attribute)
 
 
+def prediction_leakage(run: RunInfo, attribute: str) -> dict[str, Any]:
+    """kgcore.probe.prediction_leakage: how well the model's own scores of (person, attribute, value) give
+    the attribute away."""
+    return _prediction_leakage(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Reading the model's own prediction of the attribute…", max_entries=64, persist="disk")
+def _prediction_leakage(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    from kgcore.probe import prediction_leakage as kg_prediction_leakage
+
+    loaded = load_run(run)
+    return kg_prediction_leakage(loaded.model, loaded.graph, attribute=attribute)
+
+
 @st.cache_data(show_spinner="Evaluating link prediction…", max_entries=64)
 def link_prediction(run: RunInfo) -> dict[str, Any]:
     """Filtered test metrics: from the run's metrics.json when it has them, computed otherwise."""

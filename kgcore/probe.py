@@ -17,6 +17,10 @@ award categories such as "Best Actress", and professions recorded mostly for one
 that keeps those facts predictable can be expected to keep the attribute readable too, and the facts' AUC
 says roughly where "only what the other facts say" lies (a reference, not a bound).
 
+``prediction_leakage`` asks the model itself instead: how well its own scores of (person, attribute, value)
+rank people by their recorded value, which is what the KL model's term evens out. A model can pass that
+test (its own prediction at even odds) and still leak to the probe, which reads any linear direction.
+
 The embedding-side reference is a model that never sees the attribute: Basic TransE trained with the
 attribute's relation withheld (``TrainConfig.withheld_relations``, ``train --withhold``), probed here like any
 other. On FB15k-237 it still leaks gender at AUC ~0.72, about where the KL model ends (0.71): what the rest of
@@ -171,6 +175,59 @@ def leakage_probe(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gend
     return result
 
 
+def prediction_leakage(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gender",
+                       batch: int = 4096) -> dict[str, Any]:
+    """How well the model's *own* score function gives the attribute away: for each person with a recorded
+    value, P(v | person) = softmax_v S(person, r_a, v) over the attribute's values (S(v, r_a, person) for
+    attributes stored value -> person; through filters and attribute embeddings, as ``kgcore.bias``
+    scores them), against the recorded value.
+
+    This is what the KL model's term drives to the target (eq. 1-2 of ``kgcore.models.kl``), and what
+    link prediction of (person, r_a, ?) would answer; ``leakage_probe`` asks the harder question of
+    whether *any* linear reading of the vectors recovers it. Returns ROC-AUC (binary, or macro
+    one-vs-rest) and balanced accuracy of those probabilities (nothing is fitted, so no folds), and the
+    mean total-variation distance of each person's distribution from the uniform one (0: every person
+    predicted at even odds). The AUC is the prediction's own, not folded at 0.5: below 0.5 the model's
+    scores systematically favour a value the person does not hold (as an adversarially trained encoder
+    can learn to), which still tells whoever knows it."""
+    from .bias import attribute_scores
+
+    started = time.perf_counter()
+    table = graph.attribute_table(attribute)
+    labels = table.single_label()
+    known = labels >= 0
+    person_ids, y = table.person_ids[known], labels[known].numpy()
+    names = list(table.value_labels)
+    if len(np.unique(y)) < 2:
+        raise KGError(f"The prediction probe needs people with at least two values of {attribute!r}; "
+                      f"this graph records {len(np.unique(y))}.")
+    device = model.entity.weight.device
+    parts = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(person_ids), batch):
+                ids = person_ids[start:start + batch].to(device)
+                scores = attribute_scores(model, model.entity.weight.index_select(0, ids), ids, table)
+                parts.append(torch.softmax(scores, 1).cpu())
+    finally:
+        model.train(was_training)
+    proba = torch.cat(parts).double().numpy()
+    uniform = 1.0 / proba.shape[1]
+    return {
+        "attribute": attribute,
+        "people": int(len(y)),
+        "classes": names,
+        "class_counts": np.bincount(y, minlength=len(names)).tolist(),
+        "roc_auc": _auc(y, proba),
+        "balanced_accuracy": float(balanced_accuracy_score(y, proba.argmax(1))),
+        "chance_balanced_accuracy": 1.0 / len(names),
+        "distance_from_uniform": float(0.5 * np.abs(proba - uniform).sum(1).mean()),
+        "seconds": time.perf_counter() - started,
+    }
+
+
 def fact_features(graph: KnowledgeGraph, person_ids: torch.Tensor, exclude_relation: int) -> sparse.csr_matrix:
     """One 0/1 column per (direction, relation, other entity) seen in training: person x facts, without the
     facts of ``exclude_relation`` (the attribute's own)."""
@@ -208,4 +265,4 @@ def facts_probe(graph: KnowledgeGraph, attribute: str = "gender", folds: int = 5
     return result
 
 
-__all__ = ["fact_features", "facts_probe", "leakage_probe", "probe_labels"]
+__all__ = ["fact_features", "facts_probe", "leakage_probe", "prediction_leakage", "probe_labels"]

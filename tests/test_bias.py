@@ -345,7 +345,7 @@ def test_cli_table(run_dir, capsys):
     assert "recorded in this graph with two values" in out
     female_block = out.split("gender = female")[1].split("data share")[0]
     assert all(p in female_block for p in FEMALE_ONLY) and not any(p in female_block for p in MALE_ONLY)
-    assert "aggregate bias (gender)" in out and "leakage probe" in out
+    assert "aggregate bias (gender)" in out and "leakage probe" in out and "the model's own prediction (gender" in out
 
 
 def test_cli_csv(run_dir, capsys):
@@ -368,6 +368,8 @@ def test_cli_json(run_dir, capsys):
     assert set(payload["tables"]) == {"group_a", "group_b", "group_c"}
     assert {row["label"] for row in payload["tables"]["group_c"]} == set(MALE_ONLY)
     assert payload["probe"]["roc_auc"] > 0.7
+    # group has three values: the model's own prediction, scored one value against the rest
+    assert payload["prediction"]["classes"] == ["group_a", "group_b", "group_c"] and payload["prediction"]["roc_auc"] > 0.7
 
 
 def test_cli_errors_are_messages(run_dir, capsys):

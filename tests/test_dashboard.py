@@ -146,6 +146,11 @@ def test_every_page_on_the_builtin_default(runs_dir):
     metrics = json.loads((Path(selected[0]) / "metrics.json").read_text())
     assert table["MRR"].iloc[0] == pytest.approx(metrics["test"]["mrr"])
     assert table["leakage ROC-AUC"].between(0, 1).all()
+    # The model's own prediction of gender: kgcore.probe.prediction_leakage of each selected run.
+    from kgcore.probe import prediction_leakage
+
+    own = [prediction_leakage(loaded.model, loaded.graph, "gender")["roc_auc"] for loaded in map(load_run, selected)]
+    assert table["own prediction ROC-AUC"].tolist() == pytest.approx(own)
     # The reference beside the probe: kgcore.probe.facts_probe on the same graph, as the page states it.
     from kgcore.probe import facts_probe
 

@@ -19,11 +19,11 @@ import torch
 
 from kgcore.cli import main
 from kgcore.datasets import DataSource
-from kgcore.errors import CheckpointError, SpecError
+from kgcore.errors import CheckpointError, KGError, SpecError
 from kgcore.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
 from kgcore.models.kl_kernel import kl_loss, kl_loss_torch
-from kgcore.probe import leakage_probe
+from kgcore.probe import leakage_probe, prediction_leakage
 from kgcore.runs import load_run, save_run
 from kgcore.spec import Attribute, DatasetSpec
 from kgcore.train import TrainConfig, seed_everything, train
@@ -170,6 +170,42 @@ def test_kl_marginal_target(world):
         predicted = model.attribute_distribution(people, 0)
     assert torch.allclose(predicted.mean(0), marginal, atol=0.05), (predicted.mean(0), marginal)
     assert float(predicted.std(0).max()) < 0.05  # each person near the marginal, not only the average
+
+
+def test_kl_empties_the_models_own_prediction_of_gender(world, trained):
+    """``prediction_leakage``: TransE's own score function tells the recorded gender apart almost perfectly;
+    the KL model's predicts even odds for everyone (what its term targets), so ranking people by it
+    recovers little, and the linear probe still reads more than that (what the other facts imply)."""
+    _, graph, _ = world
+    basic, debiased = (prediction_leakage(trained[name][0], graph, "gender") for name in ("transe", "kl"))
+    assert basic["people"] == debiased["people"] == int(graph.attribute_table("gender").membership.any(1).sum())
+    assert basic["roc_auc"] > 0.95 and basic["balanced_accuracy"] > 0.85, basic
+    assert debiased["roc_auc"] < 0.7, debiased
+    assert debiased["distance_from_uniform"] < 0.2 * basic["distance_from_uniform"], (debiased, basic)
+    # The same probabilities as the model's scores of (person, has_gender, value), read directly.
+    table = graph.attribute_table("gender")
+    people = table.person_ids[table.single_label() >= 0]
+    model = trained["kl"][0]
+    model.eval()
+    with torch.no_grad():
+        p = torch.softmax(model.score_tails(people, torch.full_like(people, table.relation_id),
+                                            candidates=table.value_ids), 1)
+    tv = 0.5 * (p - 1.0 / table.num_values).abs().sum(1).mean()
+    assert debiased["distance_from_uniform"] == pytest.approx(float(tv), rel=1e-5)
+
+
+def test_prediction_leakage_of_a_reversed_attribute():
+    """An attribute stored value -> person (group -> person) is read from S(group, r, person); a model
+    that learned it predicts it, and a graph with one recorded value is refused with a clear error."""
+    graph = two_attribute_graph(200)
+    model, _ = fit(graph, epochs=12)
+    result = prediction_leakage(model, graph, "group")
+    assert result["classes"] == list(graph.attribute_table("group").value_labels)
+    assert result["roc_auc"] > 0.9, result
+    one_value = KnowledgeGraph({"train": [(f"p{i}", GENDER, "female") for i in range(5)]
+                                + [("p0", PROFESSION, "nurse")]}, spec=SPEC)
+    with pytest.raises(KGError, match="at least two values of 'gender'"):
+        prediction_leakage(model, one_value, "gender")
 
 
 def test_kl_reversed_attribute_and_several_weights(tmp_path):
@@ -530,7 +566,7 @@ def test_model_options_are_checked(world):
         build_model(ModelConfig(model="kl", debias=["gender"], kl_target="flat"), graph)
     with pytest.raises(SpecError, match="gamma_typo"):
         build_model(ModelConfig(model="bose", debias=["gender"], extra={"gamma_typo": 1}), graph)
-    with pytest.raises(SpecError, match="kl_weights"):
+    with pytest.raises(SpecError, match="KL weights are given for attributes that are not debiased: religion"):
         build_model(ModelConfig(model="kl", debias=["gender"], extra={"kl_weights": {"religion": 1.0}}), graph)
     # A tail given by its label resolves to the entity; '*' whitelists the whole relation.
     model = build_model(ModelConfig(model="kl", debias=["gender"], whitelist=[[PROFESSION, "NUN"], ["born_in", "*"]]),

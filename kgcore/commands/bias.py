@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "a bootstrap 95%% CI over people")
     parser.add_argument("--probe", action="store_true",
                         help="also the leakage probe: cross-validated logistic regression predicting the "
-                             "attribute from person embeddings (ROC-AUC, balanced accuracy)")
+                             "attribute from person embeddings (ROC-AUC, balanced accuracy), and the same "
+                             "scores for the model's own prediction of the attribute from its triple scores")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the probe's folds")
     parser.add_argument("--device", default="cpu")
     parser.set_defaults(handler=run)
@@ -87,15 +88,16 @@ def run(args: argparse.Namespace) -> int:
     tables = {value: bias_table(result, value, top=args.top, min_support=args.min_support)
               for value in result.measured}
     correlations = {value: data_vs_model(result, value, min_support=args.min_support)[1] for value in result.measured}
-    aggregate = probe = None
+    aggregate = probe = prediction = None
     if args.aggregate:
         aggregate = aggregate_bias(model, graph, attribute=args.attribute, steps=args.steps,
                                    step_size=args.step_size, use_probability=args.measure == "probability",
                                    max_values=args.max_values or None, seed=args.seed)
     if args.probe:
-        from ..probe import leakage_probe
+        from ..probe import leakage_probe, prediction_leakage
 
         probe = leakage_probe(model, graph, attribute=args.attribute, seed=args.seed)
+        prediction = prediction_leakage(model, graph, attribute=args.attribute)
     seconds = time.perf_counter() - started
     measure = "change of P(profession)" if args.measure == "probability" else "change of score"
     if args.format == "json":
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if aggregate is not None:
             payload["aggregate"] = aggregate
         if probe is not None:
-            payload["probe"] = probe
+            payload["probe"], payload["prediction"] = probe, prediction
         print(json.dumps(_clean(payload), indent=2))
     elif args.format == "csv":
         frames = []
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             frames.append(frame)
         sys.stdout.write(pd.concat(frames, ignore_index=True).to_csv(index=False))
         # Summaries do not fit the CSV's rows: they go to stderr so stdout stays one clean table.
-        for line in _summary_lines(aggregate, probe):
+        for line in _summary_lines(aggregate, probe, prediction):
             print(line, file=sys.stderr)
     else:
         print(f"run {loaded.path}: {graph.name}, attribute {args.attribute!r}, {result.people} people perturbed "
@@ -135,13 +137,13 @@ def run(args: argparse.Namespace) -> int:
             print(table.drop(columns=["entity"]).to_string(float_format=lambda x: f"{x:.4g}"))
             print(f"data share vs B across {corr['professions']} professions: Pearson {corr['pearson']:.3f}, "
                   f"Spearman {corr['spearman']:.3f}")
-        for line in _summary_lines(aggregate, probe):
+        for line in _summary_lines(aggregate, probe, prediction):
             print(line)
         print(f"({seconds:.2f} s)")
     return 0
 
 
-def _summary_lines(aggregate: dict | None, probe: dict | None) -> list[str]:
+def _summary_lines(aggregate: dict | None, probe: dict | None, prediction: dict | None) -> list[str]:
     lines = []
     if aggregate is not None:
         lines.append(f"aggregate bias ({aggregate['attribute']}): {aggregate['bias']:.4g} "
@@ -151,6 +153,10 @@ def _summary_lines(aggregate: dict | None, probe: dict | None) -> list[str]:
         lines.append(f"leakage probe ({probe['attribute']}, {len(probe['classes'])} classes, {probe['folds']}-fold): "
                      f"ROC-AUC {probe['roc_auc']:.3f}, balanced accuracy {probe['balanced_accuracy']:.3f} "
                      f"(shuffled-label control: AUC {probe.get('control_roc_auc', float('nan')):.3f})")
+    if prediction is not None:
+        lines.append(f"the model's own prediction ({prediction['attribute']}, {prediction['people']} people): "
+                     f"ROC-AUC {prediction['roc_auc']:.3f}, balanced accuracy {prediction['balanced_accuracy']:.3f}, "
+                     f"mean distance from even odds {prediction['distance_from_uniform']:.3f}")
     return lines
 
 
