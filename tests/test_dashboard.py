@@ -313,6 +313,35 @@ def test_stop_keeps_a_partial_run(runs_dir, toy_world):
     assert any("stopped early by you" in s.value for s in at.success)
 
 
+def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_world):
+    """The Train page offers kgcore's own default adversary weight for Bose & Hamilton's model and trains
+    that model with what was chosen."""
+    from kgcore.models.bose import DEFAULTS
+
+    shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
+    at = _goto(at, "train")
+    assert at.select_slider(key="train_gamma").value == DEFAULTS["gamma"]
+    at.radio(key="train_model").set_value("bose")
+    at.slider(key="train_epochs").set_value(2)
+    at.select_slider(key="train_dim").set_value(16)
+    at.slider(key="train_valid").set_value(0)
+    at.text_input(key="train_name").set_value("bose default")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    _clean(at)
+    folder = runs_dir / "Toy-graph" / "bose-default"
+    deadline = time.monotonic() + 120
+    while not (folder / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    model = json.loads((folder / "config.json").read_text())["model"]
+    assert model["model"] == "bose" and model["debias"] == ["gender"]
+    assert model["extra"]["gamma"] == DEFAULTS["gamma"]
+    history = pd.read_csv(folder / "history.csv")
+    assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)
+
+
 def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     broken = runs_dir / "broken"
     broken.mkdir()
