@@ -12,7 +12,8 @@ its gradient have a closed form, so one numba pass computes both:
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
 row optimizer, constraints and everything after the step are unchanged. Each model says whether it has a
 fused step (``KGEModel.supports_fused_step``) and takes it (``KGEModel.fused_step``): TransE as is, the KL
-model with its divergence fused too (``fused_extra_loss``), Bose & Hamilton's model by running the kernel
+model with its divergence computed in the same pass (``kl_kernel.margin_kl_l1_step``, built on
+``margin_positive``), Bose & Hamilton's model by running the kernel
 on the batch's filtered vectors as if they were the entity table (``margin_l1_grads``, ``distinct``,
 ``move_rows``). ``train`` uses it only where it computes the same thing as the general path (``applies``);
 tests compare the two.
@@ -28,6 +29,60 @@ from .kernels import njit, prange
 ENABLED = True  # tests switch it off to compare with the autograd path
 
 
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+def margin_positive(i: int, pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relation: np.ndarray,
+                    gamma: np.float32, weight: np.float32, ent_grads: np.ndarray, rel_grads: np.ndarray,
+                    pos_sign: np.ndarray, diff: np.ndarray) -> float:
+    """Positive ``i`` and its negatives: writes their rows of ``ent_grads`` (2i, 2i + 1, then the
+    negatives' after the 2 B positive rows) and row i of ``rel_grads``, returns the sum of their hinges.
+    ``pos_sign`` and ``diff`` are scratch of length D. The body of every fused margin kernel (TransE's
+    here, the KL model's in ``kl_kernel``); inlined, since a call per positive with a dozen arrays costs
+    about a fifth of the step."""
+    batch, k_neg = neg.shape[0], neg.shape[1]
+    dim = entity.shape[1]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    h, r, t = pos[i, 0], pos[i, 1], pos[i, 2]
+    d_pos = zero
+    for c in range(dim):
+        x = entity[h, c] + relation[r, c] - entity[t, c]
+        d_pos += abs(x)
+        pos_sign[c] = (one if x > zero else zero) - (one if x < zero else zero)
+    for c in range(dim):
+        rel_grads[i, c] = zero
+    active = zero
+    total = 0.0
+    base = 2 * batch + 2 * i * k_neg  # negative rows follow the 2 B positive rows
+    for k in range(k_neg):
+        nh, nt = neg[i, k, 0], neg[i, k, 2]
+        d_neg = zero
+        for c in range(dim):
+            x = entity[nh, c] + relation[r, c] - entity[nt, c]
+            diff[c] = x
+            d_neg += abs(x)
+        hinge = gamma + d_pos - d_neg
+        row_h, row_t = base + 2 * k, base + 2 * k + 1
+        if hinge > zero:
+            total += hinge
+            active += one
+            for c in range(dim):
+                x = diff[c]
+                g = -weight * ((one if x > zero else zero) - (one if x < zero else zero))
+                ent_grads[row_h, c] = g
+                ent_grads[row_t, c] = -g
+                rel_grads[i, c] += g
+        else:
+            for c in range(dim):
+                ent_grads[row_h, c] = zero
+                ent_grads[row_t, c] = zero
+    scale = weight * active
+    for c in range(dim):
+        g = scale * pos_sign[c]
+        ent_grads[2 * i, c] = g
+        ent_grads[2 * i + 1, c] = -g
+        rel_grads[i, c] += g
+    return total
+
+
 @njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relation: np.ndarray, margin: float,
                     ent_grads: np.ndarray, rel_grads: np.ndarray, chunks: int) -> float:
@@ -39,51 +94,14 @@ def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relati
     dim = entity.shape[1]
     weight = np.float32(1.0 / (batch * k_neg))
     gamma = np.float32(margin)
-    zero, one = np.float32(0.0), np.float32(1.0)
     partial = np.zeros(chunks, dtype=np.float64)
     for chunk in prange(chunks):
         pos_sign = np.empty(dim, np.float32)
         diff = np.empty(dim, np.float32)
         total = 0.0
         for i in range(chunk * batch // chunks, (chunk + 1) * batch // chunks):
-            h, r, t = pos[i, 0], pos[i, 1], pos[i, 2]
-            d_pos = zero
-            for c in range(dim):
-                x = entity[h, c] + relation[r, c] - entity[t, c]
-                d_pos += abs(x)
-                pos_sign[c] = (one if x > zero else zero) - (one if x < zero else zero)
-            for c in range(dim):
-                rel_grads[i, c] = zero
-            active = zero
-            base = 2 * batch + 2 * i * k_neg  # negative rows follow the 2 B positive rows
-            for k in range(k_neg):
-                nh, nt = neg[i, k, 0], neg[i, k, 2]
-                d_neg = zero
-                for c in range(dim):
-                    x = entity[nh, c] + relation[r, c] - entity[nt, c]
-                    diff[c] = x
-                    d_neg += abs(x)
-                hinge = gamma + d_pos - d_neg
-                row_h, row_t = base + 2 * k, base + 2 * k + 1
-                if hinge > zero:
-                    total += hinge
-                    active += one
-                    for c in range(dim):
-                        x = diff[c]
-                        g = -weight * ((one if x > zero else zero) - (one if x < zero else zero))
-                        ent_grads[row_h, c] = g
-                        ent_grads[row_t, c] = -g
-                        rel_grads[i, c] += g
-                else:
-                    for c in range(dim):
-                        ent_grads[row_h, c] = zero
-                        ent_grads[row_t, c] = zero
-            scale = weight * active
-            for c in range(dim):
-                g = scale * pos_sign[c]
-                ent_grads[2 * i, c] = g
-                ent_grads[2 * i + 1, c] = -g
-                rel_grads[i, c] += g
+            total += margin_positive(i, pos, neg, entity, relation, gamma, weight, ent_grads, rel_grads,
+                                     pos_sign, diff)
         partial[chunk] = total
     return partial.sum() * weight
 
@@ -164,13 +182,10 @@ def move_rows(inverse: torch.Tensor, target: torch.Tensor, grads: np.ndarray, ro
     return torch.from_numpy(out)
 
 
-def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, np.ndarray]:
-    """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists and
-    returns, beside the loss, the pending gradient rows of the positives' heads (row 2i) and tails (2i + 1),
-    where a model's fused extra terms add theirs (``KGEModel.fused_extra_loss``)."""
-    batch = pos.shape[0]
+def margin_l1_step(model, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> float:
+    """Loss of one batch; leaves the gradients in the entity and relation tables' ``pending`` lists."""
     loss, ent_grads, rel_grads = margin_l1_grads(pos, neg, model.entity.weight.detach().numpy(),
                                                  model.relation.weight.detach().numpy(), margin)
     model.entity.pending.append((lookup_ids(pos, neg), torch.from_numpy(ent_grads)))
     model.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
-    return loss, ent_grads[:2 * batch]
+    return loss

@@ -57,10 +57,10 @@ def fit(graph: KnowledgeGraph, seed: int = 0, epochs: int = EPOCHS, **model_opti
     return model, result
 
 
-def two_attribute_graph(n_people: int) -> KnowledgeGraph:
+def two_attribute_graph(n_people: int, groups: dict[str, str] | None = None) -> KnowledgeGraph:
     """``held_out_splits`` plus a second attribute stored the other way round (group -> person), each
-    profession's people mostly in one group."""
-    groups = {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
+    profession's people mostly in one group (``groups``: profession -> group; default north or south)."""
+    groups = groups or {p: ("north" if share > 0.5 else "south") for p, share in PROFESSIONS.items()}
     splits, _ = held_out_splits(n_people, extra=group_triples(n_people, groups, loyalty=0.9))
     spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
                        target=PROFESSION)
@@ -226,21 +226,29 @@ def test_kl_reversed_attribute_and_several_weights(tmp_path):
     assert set(result.history[-1].extras) == {"kl_gender"}
 
 
+@pytest.mark.parametrize("group_weight", [0.5, 0.0])
 @pytest.mark.parametrize("direction", ["predicted||target", "target||predicted"])
-def test_fused_kl_terms_equal_the_autograd_terms(direction):
-    """The fused step's KL path (no autograd; gradients added to the ranking step's head and tail rows)
-    gives the same values and the same per-entity and per-relation gradients as ``extra_loss`` through
-    autograd, for two attributes at once (one stored value -> person) with their own weights."""
-    from kgcore import kernels
+def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
+    """The KL model's fused step (ranking loss and KL terms in one kernel, no autograd) gives the same loss,
+    KL values and per-entity and per-relation gradients as the general path (scores, ranking loss and
+    ``extra_loss`` through autograd), for two attributes at once with their own weights, one stored
+    value -> person and with three values against gender's two (padded in the kernel); a zero weight
+    leaves its attribute out."""
+    from kgcore import fused, kernels
+    from kgcore.sampling import NegativeSampler
+    from kgcore.train import ranking_loss
 
     if not kernels.AVAILABLE:
         pytest.skip("numba not installed")
-    graph = two_attribute_graph(120)
+    names = ["north", "south", "east"]
+    graph = two_attribute_graph(120, groups={p: names[i % 3] for i, p in enumerate(PROFESSIONS)})
+    assert graph.attribute_table("group").value_ids.numel() == 3
     seed_everything(0)
     model = build_model(ModelConfig(model="kl", dim=12, p_norm=1, debias=["gender", "group"], kl_weight=1.5,
-                                    extra={"kl_weights": {"group": 0.5}, "kl_direction": direction}), graph)
+                                    extra={"kl_weights": {"group": group_weight}, "kl_direction": direction}), graph)
     model.train()
-    batch = graph.splits["train"][:200]
+    pos = graph.splits["train"][:200]
+    neg, _ = NegativeSampler(graph.num_entities, 2).sample(pos, torch.Generator().manual_seed(1))
 
     def dense(table):
         out = torch.zeros_like(table.weight)
@@ -249,18 +257,23 @@ def test_fused_kl_terms_equal_the_autograd_terms(direction):
             out.index_add_(0, *taken)
         return out
 
-    head_tail = np.zeros((2 * batch.shape[0], model.entity.weight.shape[1]), dtype=np.float32)
-    fused_terms = model.fused_extra_loss(batch, head_tail)
-    model.entity.pending.append((batch[:, [0, 2]].reshape(-1), torch.from_numpy(head_tail)))
+    assert fused.applies(model, TrainConfig(), torch.device("cpu"))
+    loss, terms = model.fused_step(pos, neg, 1.0)
     fused_entity, fused_relation = dense(model.entity), dense(model.relation)
-    reference = model.extra_loss(batch)
-    sum(reference.values()).backward()
-    assert set(fused_terms) == set(reference) == {"kl_gender", "kl_group"}
+    both = torch.cat([pos, neg.reshape(-1, 3)])
+    scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+    reference_loss = ranking_loss(scores[:pos.shape[0]], scores[pos.shape[0]:].view(neg.shape[:2]), TrainConfig())
+    reference = model.extra_loss(pos)
+    (reference_loss + sum(reference.values())).backward()
+    assert set(terms) == set(reference) == ({"kl_gender", "kl_group"} if group_weight else {"kl_gender"})
+    assert loss == pytest.approx(float(reference_loss.detach()), rel=1e-6)
     for name in reference:
-        assert float(fused_terms[name]) == pytest.approx(float(reference[name].detach()), rel=1e-5)
-    assert float(fused_entity.abs().sum()) > 0
-    torch.testing.assert_close(fused_entity, dense(model.entity), rtol=1e-4, atol=1e-7)
-    torch.testing.assert_close(fused_relation, dense(model.relation), rtol=1e-4, atol=1e-7)
+        assert float(terms[name]) == pytest.approx(float(reference[name].detach()), rel=1e-5)
+    reference_entity, reference_relation = dense(model.entity), dense(model.relation)
+    values = torch.cat([graph.attribute_table(a).value_ids for a in ("gender", "group")])
+    assert float(fused_entity[values].abs().sum()) > 0
+    torch.testing.assert_close(fused_entity, reference_entity, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(fused_relation, reference_relation, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("p_norm", [1, 2])

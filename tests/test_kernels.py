@@ -129,7 +129,7 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
     neg[0, 0] = pos[0]
     with torch.no_grad():
         model.entity.weight[pos[1, 0]] = model.entity.weight[pos[1, 2]] - model.relation.weight[pos[1, 1]]
-    loss, _ = fused.margin_l1_step(model, pos, neg, 1.0)
+    loss = fused.margin_l1_step(model, pos, neg, 1.0)
     fused_grads = model.entity.take_gradient(), model.relation.take_gradient()
     model.train()
     both = torch.cat([pos, neg.reshape(-1, 3)])
@@ -149,7 +149,7 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
                                            {"model": "bose", "debias": ["gender"],
                                             "extra": {"adversary_loss": "l1", "d_steps": 2}}])
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
-    """TransE, the KL model (its KL term fused too, see ``KLDebiasedTransE.fused_extra_loss``) and Bose &
+    """TransE, the KL model (its KL term in the same kernel, see ``KLDebiasedTransE.fused_step``) and Bose &
     Hamilton's filters (``BoseHamiltonTransE.fused_step``: every weight, filters and discriminators too)."""
     from kgcore import fused
     from kgcore.evaluate import evaluate

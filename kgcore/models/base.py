@@ -19,7 +19,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -178,17 +177,7 @@ class KGEModel(nn.Module):
         dense parameters), so the returned terms need no backward pass unless they require grad."""
         from .. import fused
 
-        value, head_tail_grads = fused.margin_l1_step(self, pos, neg, margin)
-        extra = self.fused_extra_loss(pos, head_tail_grads)
-        return value, self.extra_loss(pos) if extra is None else extra
-
-    def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
-        """``extra_loss`` for the fused training step (``kgcore.fused``): the same terms, with their
-        gradients handed to the tables without autograd: added to ``head_tail_grads`` [2B, D] (the
-        ranking step's pending gradient rows of the batch's heads, 2i, and tails, 2i + 1) or appended to
-        the tables' ``pending`` lists. None where a model has no such path; the loop then calls
-        ``extra_loss``."""
-        return None
+        return fused.margin_l1_step(self, pos, neg, margin), self.extra_loss(pos)
 
     def after_step(self, touched_entities: torch.Tensor | None) -> None:
         """Constraints beyond the tables' own (entities are kept on the unit sphere by their table's

@@ -39,10 +39,11 @@ where the text leaves room: people are the batch's heads and tails that are peop
 add their own weighted terms (``kl_weight``, or per attribute ``extra["kl_weights"] = {name: weight}``);
 attribute vectors start at zero (the model starts as the pure KL model) and apply to the head side only.
 
-Cost: with the fused ranking step (L1, margin loss, CPU) the KL term takes no autograd at all
-(``fused_extra_loss``, ``kl_kernel.kl_l1_batch``); on FB15k-237 (dim 100, batch 1024, 2 cores) an epoch
-measured 1.07-1.18x TransE's in interleaved timings (1.13x, 1.07x and 1.12x in three comparison benchmark
-runs; paper: 1.31x). Elsewhere it runs through autograd, with one fused kernel for the divergence
+Cost: with the fused ranking step (L1, margin loss, CPU) the KL term takes no autograd at all and is
+computed inside the ranking kernel (``fused_step``, ``kl_kernel.margin_kl_l1_step``). On FB15k-237 (dim 100,
+batch 1024, 2 cores) an epoch measured 1.07-1.20x TransE's in interleaved timings of the comparison benchmark
+(the ratio grows with the machine's load; paper: 1.31x); computing the term in the ranking kernel instead of
+a second pass took ~2% off a KL step (same-process A/B, 1.16x -> 1.14x TransE's step). Elsewhere it runs through autograd, with one fused kernel for the divergence
 (``kl_kernel._FusedKL``) where it applies.
 """
 from __future__ import annotations
@@ -159,10 +160,7 @@ class KLDebiasedTransE(KGEModel):
         self.register_buffer("pair_relation", torch.tensor([pair_rel[i] for i in keep], dtype=torch.long))
         self.register_buffer("pair_tail", torch.tensor([pair_tail[i] for i in keep], dtype=torch.long))
         self.register_buffer("pair_key", torch.sort(self.pair_relation * graph.num_entities + self.pair_tail).values)
-        # numpy views of the tables and buffers for ``fused_extra_loss`` (False: not applicable), made on
-        # first use and dropped when the model moves (``_apply``); measured ~90 us a step cheaper than
-        # making them each step.
-        self._fused_constants: tuple | bool | None = None
+        self._fused_constants: tuple | bool | None = None  # ``_fused_kl_constants`` (False: not applicable)
         # Eq. (3): one vector per attribute value; none at all for the pure KL model.
         self.attribute_vectors = nn.ParameterList(
             [nn.Parameter(torch.zeros(a.num_values, config.dim)) for a in self.attributes] if self.whitelist else [])
@@ -248,46 +246,68 @@ class KLDebiasedTransE(KGEModel):
         """The pure KL model (no attribute embeddings: nothing depends on the tail, no dense parameters)."""
         return not self.whitelist
 
-    def fused_extra_loss(self, batch: torch.Tensor, head_tail_grads: np.ndarray) -> dict[str, torch.Tensor] | None:
-        """Eq. (2)'s KL terms with no autograd at all, for the fused ranking step: one numba pass per
-        attribute finds the batch's people and computes the divergence and its gradients, adding each
-        person's to their row of the ranking step's ``head_tail_grads`` (so the optimizer sees no extra
-        rows) and handing the values' and the relation's to the tables' ``pending`` lists. Through
-        autograd, the lookups, the backward pass and the extra rows of this small term cost more than
-        the ranking step itself. Only for the pure KL model (no whitelist) with L1 on a CPU."""
+    def _fused_kl_constants(self) -> tuple | None:
+        """The kernel's view of the tables and of every attribute with a positive weight (None where the
+        fused KL path does not apply: attribute embeddings, L2, no numba, not a CPU float32 model, or no
+        weighted attribute), made on first use and dropped when the model moves (``_apply``)."""
         if self._fused_constants is None:
             entity, relation = self.entity.weight, self.relation.weight
-            eligible = (self.supports_fused_step() and self.p_norm == 1 and kl_kernel.AVAILABLE
+            chosen = [k for k, w in enumerate(self.weights) if w > 0]
+            eligible = (self.supports_fused_step() and self.p_norm == 1 and kl_kernel.AVAILABLE and chosen
                         and entity.device.type == "cpu" and entity.dtype == relation.dtype == torch.float32)
-            self._fused_constants = (
-                entity.detach().numpy(), relation.detach().numpy(), self.is_person.numpy().view(np.uint8),
-                np.zeros(self.num_entities, dtype=np.uint8),
-                [(attribute, weight, getattr(self, f"values_{k}"), getattr(self, f"values_{k}").numpy(),
-                  getattr(self, f"log_target_{k}").double().numpy(), self.attribute_relations[k:k + 1],
-                  -1.0 if attribute.reversed else 1.0)
-                 for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)) if weight > 0],
-            ) if eligible else False
-        if self._fused_constants is False:
-            return None
-        entity, relation, is_person, seen, constants = self._fused_constants
-        pos = batch.contiguous().numpy()
-        n_chunks = chunks(pos.shape[0], per_chunk=128)
-        predicted_first = self.direction == "predicted||target"
-        terms: dict[str, torch.Tensor] = {}
-        for attribute, weight, values, value_ids, log_target, relation_id, sign in constants:
-            # Fresh arrays each step: the tables' pending lists hold them until the optimizer's step.
-            grad_values = np.empty((value_ids.shape[0], entity.shape[1]), dtype=np.float32)
-            grad_relation = np.empty((1, entity.shape[1]), dtype=np.float32)
-            r = attribute.relation_id
-            count, value = run_parallel(kl_kernel.kl_l1_batch, pos, is_person, seen, entity, relation[r:r + 1], sign,
-                                        value_ids, log_target, weight, predicted_first, head_tail_grads, grad_values,
-                                        grad_relation, n_chunks)
-            if count == 0:
-                return {}
-            self.entity.pending.append((values, torch.from_numpy(grad_values)))
-            self.relation.pending.append((relation_id, torch.from_numpy(grad_relation)))
-            terms[f"kl_{attribute.name}"] = torch.tensor(value)
-        return terms
+            self._fused_constants = False
+            if eligible:
+                counts = [self.attributes[k].num_values for k in chosen]
+                value_ids = np.zeros((len(chosen), max(counts)), dtype=np.int64)
+                log_target = np.zeros((len(chosen), max(counts)), dtype=np.float64)
+                for a, k in enumerate(chosen):
+                    value_ids[a, :counts[a]] = getattr(self, f"values_{k}").numpy()
+                    log_target[a, :counts[a]] = getattr(self, f"log_target_{k}").double().numpy()
+                # rows of the kernel's padded [A * Vmax, D] value gradient that belong to a value
+                value_rows = np.concatenate([a * value_ids.shape[1] + np.arange(n) for a, n in enumerate(counts)])
+                self._fused_constants = (
+                    entity.detach().numpy(), relation.detach().numpy(), self.is_person.numpy().view(np.uint8),
+                    value_ids, np.array(counts, dtype=np.int64), log_target,
+                    np.array([self.attributes[k].relation_id for k in chosen], dtype=np.int64),
+                    np.array([-1.0 if self.attributes[k].reversed else 1.0 for k in chosen]),
+                    np.array([self.weights[k] for k in chosen]),
+                    value_rows, torch.from_numpy(value_ids.reshape(-1)[value_rows].copy()),
+                    self.attribute_relations[chosen].clone(), [f"kl_{self.attributes[k].name}" for k in chosen],
+                )
+        return self._fused_constants or None
+
+    def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
+        """The ranking step and eq. (2)'s KL terms in one kernel (``kl_kernel.margin_kl_l1_step``), with no
+        autograd: each person's divergence gradient joins the ranking gradient of its row, the values' and
+        the attribute relations' go to the tables' ``pending`` lists as one more lookup each. Where the
+        kernel does not apply, the ranking step alone is fused and the KL terms go through ``extra_loss``."""
+        from .. import fused
+
+        constants = self._fused_kl_constants()
+        if constants is None:
+            return super().fused_step(pos, neg, margin)
+        (entity, relation, is_person, value_ids, n_values, log_target, attribute_relation, signs, weights,
+         value_rows, value_entities, relation_ids, names) = constants
+        batch, k_neg = neg.shape[0], neg.shape[1]
+        dim = entity.shape[1]
+        ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
+        rel_grads = np.empty((batch, dim), np.float32)
+        grad_values = np.empty((value_ids.shape[0], value_ids.shape[1], dim), np.float32)
+        grad_relation = np.empty((value_ids.shape[0], dim), np.float32)
+        kl = np.empty(value_ids.shape[0])
+        loss, people = run_parallel(kl_kernel.margin_kl_l1_step, pos.contiguous().numpy(), neg.contiguous().numpy(),
+                                    entity, relation, float(margin), ent_grads, rel_grads, chunks(batch), is_person,
+                                    value_ids, n_values, log_target, attribute_relation, signs, weights,
+                                    self.direction == "predicted||target", grad_values, grad_relation, kl)
+        self.entity.pending.append((fused.lookup_ids(pos, neg), torch.from_numpy(ent_grads)))
+        self.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
+        if people == 0:
+            return float(loss), {}
+        flat = grad_values.reshape(-1, dim)
+        self.entity.pending.append((value_entities, torch.from_numpy(flat if flat.shape[0] == value_rows.shape[0]
+                                                                      else flat[value_rows])))
+        self.relation.pending.append((relation_ids, torch.from_numpy(grad_relation)))
+        return float(loss), {name: torch.tensor(value) for name, value in zip(names, kl.tolist())}
 
     def _apply(self, fn, *args, **kwargs):
         self._fused_constants = None  # views of buffers that a device or dtype move replaces
