@@ -24,7 +24,7 @@ test (its own prediction at even odds) and still leak to the probe, which reads 
 The embedding-side reference is a model that never sees the attribute: Basic TransE trained with the
 attribute's relation withheld (``TrainConfig.withheld_relations``, ``train --withhold``), probed here like any
 other. On FB15k-237 it still leaks gender at AUC 0.713 ± 0.008 over three seeds, where the KL model ends
-(0.713 ± 0.010): what the rest of the graph lets an embedding pick up.
+(0.712 ± 0.012): what the rest of the graph lets an embedding pick up.
 """
 from __future__ import annotations
 
