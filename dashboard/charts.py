@@ -216,20 +216,23 @@ def probe_bars(frame: pd.DataFrame, facts_auc: float | None = None) -> go.Figure
     prediction as a paler bar beside it), with chance and, where known, the AUC of the same probe on the
     people's other recorded facts as reference lines."""
     colours = [MODEL_COLOURS.get(m, INK) for m in frame["model"]]
-    fig = go.Figure(go.Bar(x=frame["run"], y=frame["roc_auc"], name="linear probe of the vectors",
-                           marker_color=colours,
-                           text=[f"{v:.2f}" for v in frame["roc_auc"]], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: probe ROC-AUC %{y:.3f}<extra></extra>"))
-    if "prediction_auc" in frame:
-        fig.add_trace(go.Bar(x=frame["run"], y=frame["prediction_auc"], name="the model's own prediction",
-                             marker_color=colours, marker_opacity=0.4,
-                             text=[f"{v:.2f}" for v in frame["prediction_auc"]], textposition="outside",
-                             cliponaxis=False, hovertemplate="%{x}: own prediction ROC-AUC %{y:.3f}<extra></extra>"))
-        fig.update_layout(barmode="group")
+    paired = "prediction_auc" in frame
+    series = [("roc_auc", "linear probe of the vectors", 1.0, "probe")]
+    if paired:
+        series.append(("prediction_auc", "the model's own prediction", 0.4, "own prediction"))
+    fig = go.Figure()
+    for column, name, opacity, hover in series:
+        fig.add_trace(go.Bar(x=frame["run"], y=frame[column], marker_color=colours, marker_opacity=opacity,
+                             showlegend=False, text=[f"{v:.2f}" for v in frame[column]], textposition="outside",
+                             cliponaxis=False, hovertemplate=f"%{{x}}: {hover} ROC-AUC %{{y:.3f}}<extra></extra>"))
+        if paired:  # a neutral swatch per series (the bars take each model's colour)
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
+                                     marker=dict(symbol="square", size=12, color=INK, opacity=opacity)))
+    fig.update_layout(barmode="group")
     fig.add_hline(y=0.5, line_dash="dot", line_color=INK, annotation_text="chance", annotation_position="right")
     if facts_auc is not None:
         fig.add_hline(y=facts_auc, line_dash="dash", line_color=INK, annotation_text="other facts",
                       annotation_position="right")
     fig.update_yaxes(title="ROC-AUC", range=[0, 1.1])
-    paired = "prediction_auc" in frame
-    return _style(fig, 360, showlegend=paired, **({"legend": dict(orientation="h", y=-0.2)} if paired else {}))
+    return _style(fig, 360, showlegend=paired, margin=dict(l=10, r=80, t=40, b=10),  # room for the lines' labels
+                  **({"legend": dict(orientation="h", y=-0.2)} if paired else {}))
