@@ -354,7 +354,7 @@ def _check_parameters(steps: int, step_size: float) -> None:
 
 
 @contextmanager
-def _model_mode(model: KGEModel) -> Iterator[None]:
+def evaluation_mode(model: KGEModel) -> Iterator[None]:
     """Measure in eval mode (filters with dropout etc.), restoring the caller's mode afterwards."""
     was_training = model.training
     model.eval()
@@ -377,7 +377,7 @@ def measure_bias(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gende
     """
     _check_parameters(steps, step_size)
     started = time.perf_counter()
-    with _model_mode(model):
+    with evaluation_mode(model):
         setup = _setup(model, graph, attribute)
         indices = _values_to_measure(setup, value, max_values, attribute)
         score_cols, prob_cols = [], []
@@ -495,7 +495,7 @@ def person_trajectory(model: KGEModel, graph: KnowledgeGraph, person: int | str,
         index = _value_index(value, labels, entities, attribute)
     device = model.entity.weight.device
     ids = torch.tensor([pid], device=device)
-    with _model_mode(model):
+    with evaluation_mode(model):
         base = _base_embeddings(model, ids)
         _, path = perturb(model, base, ids, table, index, steps, step_size, contrast, keep_path=True)
         stacked = torch.cat(path)  # [steps+1, D]
@@ -587,7 +587,7 @@ def aggregate_bias(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gen
     if n_boot < 1:
         raise KGError(f"n_boot must be at least 1 (got {n_boot}).")
     started = time.perf_counter()
-    with _model_mode(model):
+    with evaluation_mode(model):
         setup = _setup(model, graph, attribute)
         indices = _values_to_measure(setup, None, max_values, attribute)
         n_people = int(setup.person_ids.numel())
@@ -679,7 +679,7 @@ def recorded_association(model: KGEModel, graph: KnowledgeGraph, attribute: str 
                       f"got {int(has_value.sum())} and {int(others.sum())}.")
     names = list(target.value_labels)
     keep = torch.tensor([name not in centre_exclude for name in names])
-    with _model_mode(model), torch.no_grad():
+    with evaluation_mode(model), torch.no_grad():
         device = next(model.parameters()).device
         ids = people.to(device)
         relation = torch.full_like(ids, target.relation_id)

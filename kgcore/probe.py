@@ -42,7 +42,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .bias import attribute_scores
+from .bias import attribute_scores, evaluation_mode
 from .errors import KGError
 from .graph import KnowledgeGraph
 from .models import KGEModel
@@ -164,13 +164,8 @@ def leakage_probe(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gend
     """
     started = time.perf_counter()
     person_ids, y, names = _probed_people(graph, attribute, folds, min_class_size)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            x = model.entity_vectors(person_ids.to(model.entity.weight.device)).double().cpu().numpy()
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.no_grad():
+        x = model.entity_vectors(person_ids.to(model.entity.weight.device)).double().cpu().numpy()
     result = _probe(x, y, names, attribute, folds, seed, control, max_iter, scale=True)
     result["seconds"] = time.perf_counter() - started
     return result
@@ -202,16 +197,11 @@ def prediction_leakage(model: KGEModel, graph: KnowledgeGraph, attribute: str = 
                       f"this graph records {len(np.unique(y))}.")
     device = model.entity.weight.device
     parts = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(person_ids), batch):
-                ids = person_ids[start:start + batch].to(device)
-                scores = attribute_scores(model, model.entity.weight.index_select(0, ids), ids, table)
-                parts.append(torch.softmax(scores, 1).cpu())
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.no_grad():
+        for start in range(0, len(person_ids), batch):
+            ids = person_ids[start:start + batch].to(device)
+            scores = attribute_scores(model, model.entity.weight.index_select(0, ids), ids, table)
+            parts.append(torch.softmax(scores, 1).cpu())
     proba = torch.cat(parts).double().numpy()
     uniform = 1.0 / proba.shape[1]
     return {

@@ -43,12 +43,12 @@ Cost: with the fused ranking step (L1, margin loss, CPU) the KL term takes no au
 computed inside the ranking kernel (``fused_step``, ``kl_kernel.margin_kl_l1_step``). On FB15k-237 (dim 100,
 batch 1024, 2 cores) an epoch measured 1.07-1.20x TransE's in interleaved timings of the comparison benchmark
 (the ratio grows with the machine's load; paper: 1.31x); computing the term in the ranking kernel instead of
-a second pass took ~2% off a KL step (same-process A/B, 1.16x -> 1.14x TransE's step). Elsewhere it runs through autograd, with one fused kernel for the divergence
-(``kl_kernel._FusedKL``) where it applies.
+a second pass took ~2% off a KL step (same-process A/B, 1.16x -> 1.14x TransE's step). Elsewhere it runs
+through autograd, with one fused kernel for the divergence (``kl_kernel._FusedKL``) where it applies.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -66,6 +66,21 @@ if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
 KL_TARGETS = ("uniform", "marginal")
+
+
+class _FusedTables(NamedTuple):
+    """numpy views of the tables and, per weighted attribute a, what ``kl_kernel.margin_kl_l1_step`` reads."""
+
+    entity: np.ndarray
+    relation: np.ndarray
+    is_person: np.ndarray  # uint8 per entity
+    value_ids: np.ndarray  # [A, Vmax]
+    n_values: np.ndarray  # [A]
+    log_target: np.ndarray  # [A, Vmax]
+    relation_ids: np.ndarray  # [A]
+    signs: np.ndarray  # [A]: -1 for attributes stored value -> person
+    weights: np.ndarray  # [A]
+    names: list[str]  # the terms' names, kl_<attribute>
 KL_DIRECTIONS = ("predicted||target", "target||predicted")
 
 
@@ -160,7 +175,7 @@ class KLDebiasedTransE(KGEModel):
         self.register_buffer("pair_relation", torch.tensor([pair_rel[i] for i in keep], dtype=torch.long))
         self.register_buffer("pair_tail", torch.tensor([pair_tail[i] for i in keep], dtype=torch.long))
         self.register_buffer("pair_key", torch.sort(self.pair_relation * graph.num_entities + self.pair_tail).values)
-        self._fused_constants: tuple | bool | None = None  # ``_fused_kl_constants`` (False: not applicable)
+        self._fused_constants: _FusedTables | bool | None = None  # ``_fused_kl_constants`` (False: not applicable)
         # Eq. (3): one vector per attribute value; none at all for the pure KL model.
         self.attribute_vectors = nn.ParameterList(
             [nn.Parameter(torch.zeros(a.num_values, config.dim)) for a in self.attributes] if self.whitelist else [])
@@ -246,7 +261,7 @@ class KLDebiasedTransE(KGEModel):
         """The pure KL model (no attribute embeddings: nothing depends on the tail, no dense parameters)."""
         return not self.whitelist
 
-    def _fused_kl_constants(self) -> tuple | None:
+    def _fused_kl_constants(self) -> "_FusedTables | None":
         """The kernel's view of the tables and of every attribute with a positive weight (None where the
         fused KL path does not apply: attribute embeddings, L2, no numba, not a CPU float32 model, or no
         weighted attribute), made on first use and dropped when the model moves (``_apply``)."""
@@ -258,22 +273,23 @@ class KLDebiasedTransE(KGEModel):
             self._fused_constants = False
             if eligible:
                 counts = [self.attributes[k].num_values for k in chosen]
+                # Padded to the largest count; a padding slot names the attribute's first value, whose
+                # gradient row there the kernel leaves at zero.
                 value_ids = np.zeros((len(chosen), max(counts)), dtype=np.int64)
                 log_target = np.zeros((len(chosen), max(counts)), dtype=np.float64)
                 for a, k in enumerate(chosen):
-                    value_ids[a, :counts[a]] = getattr(self, f"values_{k}").numpy()
+                    ids = getattr(self, f"values_{k}").numpy()
+                    value_ids[a] = ids[0]
+                    value_ids[a, :counts[a]] = ids
                     log_target[a, :counts[a]] = getattr(self, f"log_target_{k}").double().numpy()
-                # rows of the kernel's padded [A * Vmax, D] value gradient that belong to a value
-                value_rows = np.concatenate([a * value_ids.shape[1] + np.arange(n) for a, n in enumerate(counts)])
-                self._fused_constants = (
-                    entity.detach().numpy(), relation.detach().numpy(), self.is_person.numpy().view(np.uint8),
-                    value_ids, np.array(counts, dtype=np.int64), log_target,
-                    np.array([self.attributes[k].relation_id for k in chosen], dtype=np.int64),
-                    np.array([-1.0 if self.attributes[k].reversed else 1.0 for k in chosen]),
-                    np.array([self.weights[k] for k in chosen]),
-                    value_rows, torch.from_numpy(value_ids.reshape(-1)[value_rows].copy()),
-                    self.attribute_relations[chosen].clone(), [f"kl_{self.attributes[k].name}" for k in chosen],
-                )
+                self._fused_constants = _FusedTables(
+                    entity=entity.detach().numpy(), relation=relation.detach().numpy(),
+                    is_person=self.is_person.numpy().view(np.uint8), value_ids=value_ids,
+                    n_values=np.array(counts, dtype=np.int64), log_target=log_target,
+                    relation_ids=np.array([self.attributes[k].relation_id for k in chosen], dtype=np.int64),
+                    signs=np.array([-1.0 if self.attributes[k].reversed else 1.0 for k in chosen]),
+                    weights=np.array([self.weights[k] for k in chosen]),
+                    names=[f"kl_{self.attributes[k].name}" for k in chosen])
         return self._fused_constants or None
 
     def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
@@ -283,31 +299,29 @@ class KLDebiasedTransE(KGEModel):
         kernel does not apply, the ranking step alone is fused and the KL terms go through ``extra_loss``."""
         from .. import fused
 
-        constants = self._fused_kl_constants()
-        if constants is None:
+        tables = self._fused_kl_constants()
+        if tables is None:
             return super().fused_step(pos, neg, margin)
-        (entity, relation, is_person, value_ids, n_values, log_target, attribute_relation, signs, weights,
-         value_rows, value_entities, relation_ids, names) = constants
         batch, k_neg = neg.shape[0], neg.shape[1]
-        dim = entity.shape[1]
+        (n_attributes, v_max), dim = tables.value_ids.shape, tables.entity.shape[1]
         ent_grads = np.empty((2 * batch * (1 + k_neg), dim), np.float32)
         rel_grads = np.empty((batch, dim), np.float32)
-        grad_values = np.empty((value_ids.shape[0], value_ids.shape[1], dim), np.float32)
-        grad_relation = np.empty((value_ids.shape[0], dim), np.float32)
-        kl = np.empty(value_ids.shape[0])
+        grad_values = np.empty((n_attributes, v_max, dim), np.float32)
+        grad_relation = np.empty((n_attributes, dim), np.float32)
+        kl = np.empty(n_attributes)
         loss, people = run_parallel(kl_kernel.margin_kl_l1_step, pos.contiguous().numpy(), neg.contiguous().numpy(),
-                                    entity, relation, float(margin), ent_grads, rel_grads, chunks(batch), is_person,
-                                    value_ids, n_values, log_target, attribute_relation, signs, weights,
+                                    tables.entity, tables.relation, float(margin), ent_grads, rel_grads, chunks(batch),
+                                    tables.is_person, tables.value_ids, tables.n_values, tables.log_target,
+                                    tables.relation_ids, tables.signs, tables.weights,
                                     self.direction == "predicted||target", grad_values, grad_relation, kl)
         self.entity.pending.append((fused.lookup_ids(pos, neg), torch.from_numpy(ent_grads)))
         self.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
         if people == 0:
             return float(loss), {}
-        flat = grad_values.reshape(-1, dim)
-        self.entity.pending.append((value_entities, torch.from_numpy(flat if flat.shape[0] == value_rows.shape[0]
-                                                                      else flat[value_rows])))
-        self.relation.pending.append((relation_ids, torch.from_numpy(grad_relation)))
-        return float(loss), {name: torch.tensor(value) for name, value in zip(names, kl.tolist())}
+        self.entity.pending.append((torch.from_numpy(tables.value_ids.reshape(-1)),
+                                    torch.from_numpy(grad_values.reshape(-1, dim))))
+        self.relation.pending.append((torch.from_numpy(tables.relation_ids), torch.from_numpy(grad_relation)))
+        return float(loss), {name: torch.tensor(value) for name, value in zip(tables.names, kl.tolist())}
 
     def _apply(self, fn, *args, **kwargs):
         self._fused_constants = None  # views of buffers that a device or dtype move replaces
