@@ -6,9 +6,9 @@ script trains the three models with one shared setting and several seeds and pri
 seeds:
 
 - filtered test MRR over all relations, and on profession prediction only (``evaluate(relation=...)``);
-- the aggregate gender bias of ``kgcore.bias.aggregate_bias`` (mean |B_p^v| over professions and values;
+- the aggregate gender bias of ``kgcore.analysis.aggregate_bias`` (mean |B_p^v| over professions and values;
   the paper's own scale differs, so compare models with each other, not with the paper's numbers);
-- attribute-leakage ROC-AUC of a cross-validated logistic-regression probe (``kgcore.probe``; 0.5 = none),
+- attribute-leakage ROC-AUC of a cross-validated logistic-regression probe (``kgcore.analysis.probe``; 0.5 = none),
   beside two references: the same probe on each person's other recorded facts (``facts_probe``, no
   embedding), and on Basic TransE trained without the attribute's own triples (model ``blind``,
   ``TrainConfig.withheld_relations``): what the rest of the graph lets an embedding pick up about the
@@ -40,13 +40,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from kgcore.bias import aggregate_bias
-from kgcore.datasets import DATA_DIR_ENV, DataSource
-from kgcore.evaluate import evaluate
+from kgcore.analysis.aggregate import aggregate_bias
+from kgcore.data.datasets import DataSource
+from kgcore.data.locations import DATA_DIR_ENV
+from kgcore.training.evaluate import evaluate
 from kgcore.models import ModelConfig, build_model
-from kgcore.probe import facts_probe, leakage_probe, prediction_leakage
-from kgcore.train import TrainConfig, seed_everything, train
-from kgcore.whitelist import read_whitelist
+from kgcore.analysis.probe import facts_probe, leakage_probe, prediction_leakage
+from kgcore.training.loop import TrainConfig, seed_everything, train
+from kgcore.data.whitelist import read_whitelist
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fb15k-237"
 MODELS = ("transe", "bose", "kl")
@@ -261,10 +262,10 @@ def summarise(runs: pd.DataFrame, args: argparse.Namespace, wall: float,
         f"Machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s); total wall time {wall / 60:.1f} min.", "",
         "Gender bias: mean |B_p^v| over professions and both recorded gender values "
-        "(`kgcore.bias.aggregate_bias`); its scale is not the paper's. Leakage AUC: 5-fold logistic-regression "
+        "(`kgcore.analysis.aggregate_bias`); its scale is not the paper's. Leakage AUC: 5-fold logistic-regression "
         "probe of gender from the vectors each model scores (0.5 = nothing recoverable). Own-prediction AUC: "
         "the model's own P(gender | person) from its scores of (person, gender, value) "
-        "(`kgcore.probe.prediction_leakage`; what the KL term evens out). s/epoch: median epoch.",
+        "(`kgcore.analysis.probe.prediction_leakage`; what the KL term evens out). s/epoch: median epoch.",
         "", "The paper's table (Fisher et al. 2020), for reference:", "", *paper, "",
     ])
     return summary, markdown

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from kgcore.datasets import DataSource
-from kgcore.evaluate import evaluate
+from kgcore.data.datasets import DataSource
+from kgcore.training.evaluate import evaluate
 from kgcore.models import ModelConfig, build_model
-from kgcore.train import TrainConfig, seed_everything, train
+from kgcore.training.loop import TrainConfig, seed_everything, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fb15k-237"
 
@@ -29,7 +29,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fb15k-
 def warm_up_kgcore(graph) -> None:
     """One untimed epoch on a slice of the graph: numba compiles kgcore's kernels on their first call after
     an install or a source change (cached on disk after that), which is not the per-epoch cost compared."""
-    from kgcore.graph import KnowledgeGraph
+    from kgcore.data.graph import KnowledgeGraph
 
     ids = graph.splits["train"][:20_000].tolist()
     small = KnowledgeGraph({"train": [(graph.entities[h], graph.relations[r], graph.entities[t]) for h, r, t in ids]})

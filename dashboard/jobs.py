@@ -1,5 +1,5 @@
 """Training jobs of the Train page, run in a background thread so that the page stays responsive, the
-user can visit other pages meanwhile, and Stop cancels cleanly through kgcore.train's ``on_epoch``
+user can visit other pages meanwhile, and Stop cancels cleanly through kgcore.training's ``on_epoch``
 (returning False ends training after the current epoch)."""
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class TrainingJob:
     out: Path
     model_config: Any
     train_config: Any
-    data: Any  # kgcore.datasets.DataSource
+    data: Any  # kgcore.data.datasets.DataSource
     graph: Any = field(repr=False, default=None)
     history: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"  # running, evaluating, done, cancelled, failed
@@ -71,10 +71,10 @@ def get(job_id: str | None) -> TrainingJob | None:
 
 
 def _work(job: TrainingJob) -> None:
-    from kgcore.evaluate import evaluate
+    from kgcore.training.evaluate import evaluate
     from kgcore.models import build_model
     from kgcore.runs import save_run
-    from kgcore.train import seed_everything, train
+    from kgcore.training.loop import seed_everything, train
 
     try:
         seed_everything(job.train_config.seed)

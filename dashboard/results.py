@@ -10,8 +10,7 @@ from state import RunInfo, code_fingerprint, data_fingerprint, load_graph, load_
 
 # The code a measurement depends on: results kept on disk are keyed by it, so an updated kgcore never serves
 # numbers computed by the old one (the run's own files are covered by RunInfo.mtime).
-SCIENCE_MODULES = ("kgcore.bias", "kgcore.probe", "kgcore.evaluate", "kgcore.scoring", "kgcore.models.base",
-                   "kgcore.models.kl", "kgcore.models.bose", "kgcore.models.attributes", "kgcore.graph")
+SCIENCE_MODULES = ("kgcore.analysis", "kgcore.models", "kgcore.training", "kgcore.data")
 
 
 def science() -> str:
@@ -22,14 +21,14 @@ if TYPE_CHECKING:  # pandas is imported lazily: the Overview's first chart does 
 
 
 def bias_result(run: RunInfo, attribute: str):
-    """kgcore.bias.measure_bias for every value of the attribute (Fisher et al.'s B_p^v)."""
+    """kgcore.analysis.measure_bias for every value of the attribute (Fisher et al.'s B_p^v)."""
     return _bias_result(run, attribute, science())
 
 
 # Kept on disk (like the two below): a measurement of a run is computed once per machine.
 @st.cache_data(show_spinner="Measuring bias…", max_entries=64, persist="disk")
 def _bias_result(run: RunInfo, attribute: str, code: str):
-    from kgcore.bias import measure_bias
+    from kgcore.analysis.measure import measure_bias
 
     loaded = load_run(run)
     return measure_bias(loaded.model, loaded.graph, attribute=attribute)
@@ -37,14 +36,14 @@ def _bias_result(run: RunInfo, attribute: str, code: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def bias_table(run: RunInfo, attribute: str, value: str, top: int, min_support: int) -> pd.DataFrame:
-    from kgcore.bias import bias_table as kg_bias_table
+    from kgcore.analysis.tables import bias_table as kg_bias_table
 
     return kg_bias_table(bias_result(run, attribute), value, top=top, min_support=min_support)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def data_vs_model(run: RunInfo, attribute: str, value: str, min_support: int) -> tuple[pd.DataFrame, dict]:
-    from kgcore.bias import data_vs_model as kg_data_vs_model
+    from kgcore.analysis.tables import data_vs_model as kg_data_vs_model
 
     return kg_data_vs_model(bias_result(run, attribute), value, min_support=min_support)
 
@@ -55,7 +54,7 @@ def aggregate_bias(run: RunInfo, attribute: str) -> dict[str, Any]:
 
 @st.cache_data(show_spinner="Summarising bias (with a bootstrap interval)…", max_entries=64, persist="disk")
 def _aggregate_bias(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.bias import aggregate_bias as kg_aggregate_bias
+    from kgcore.analysis.aggregate import aggregate_bias as kg_aggregate_bias
 
     loaded = load_run(run)
     return kg_aggregate_bias(loaded.model, loaded.graph, attribute=attribute)
@@ -67,21 +66,21 @@ def leakage_probe(run: RunInfo, attribute: str) -> dict[str, Any]:
 
 @st.cache_data(show_spinner="Running the leakage probe…", max_entries=64, persist="disk")
 def _leakage_probe(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.probe import leakage_probe as kg_leakage_probe
+    from kgcore.analysis.probe import leakage_probe as kg_leakage_probe
 
     loaded = load_run(run)
     return kg_leakage_probe(loaded.model, loaded.graph, attribute=attribute)
 
 
 def prediction_leakage(run: RunInfo, attribute: str) -> dict[str, Any]:
-    """kgcore.probe.prediction_leakage: how well the model's own scores of (person, attribute, value) give
+    """kgcore.analysis.probe.prediction_leakage: how well the model's own scores of (person, attribute, value) give
     the attribute away."""
     return _prediction_leakage(run, attribute, science())
 
 
 @st.cache_data(show_spinner="Reading the model's own prediction of the attribute…", max_entries=64, persist="disk")
 def _prediction_leakage(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.probe import prediction_leakage as kg_prediction_leakage
+    from kgcore.analysis.probe import prediction_leakage as kg_prediction_leakage
 
     loaded = load_run(run)
     return kg_prediction_leakage(loaded.model, loaded.graph, attribute=attribute)
@@ -94,7 +93,7 @@ def link_prediction(run: RunInfo) -> dict[str, Any]:
     test = (loaded.metrics or {}).get("test")
     if isinstance(test, dict) and "mrr" in test:
         return test
-    from kgcore.evaluate import evaluate
+    from kgcore.training.evaluate import evaluate
 
     if loaded.graph.splits["test"].shape[0] == 0:
         return {}
@@ -107,7 +106,7 @@ def run_metrics(run: RunInfo) -> dict[str, Any]:
 
 @st.cache_data(show_spinner="Moving the person step by step…", max_entries=64)
 def trajectory(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, top: int = 10):
-    from kgcore.bias import person_trajectory
+    from kgcore.analysis.trajectory import person_trajectory
 
     loaded = load_run(run)
     return person_trajectory(loaded.model, loaded.graph, person, attribute=attribute, value=value, steps=steps,
@@ -116,7 +115,7 @@ def trajectory(run: RunInfo, person: str, attribute: str, value: str, steps: int
 
 @st.cache_resource(show_spinner="Fitting the 2-D map once (UMAP takes a while the first time)…", max_entries=16)
 def scene_projection(run: RunInfo, attribute: str, method: str):
-    from kgcore.projection import fit_scene_projection
+    from kgcore.analysis.projection import fit_scene_projection
 
     loaded = load_run(run)
     return fit_scene_projection(loaded.model, loaded.graph, attribute, method=method)
@@ -124,7 +123,7 @@ def scene_projection(run: RunInfo, attribute: str, method: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def shift_scene(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, method: str):
-    from kgcore.projection import shift_scene as kg_shift_scene
+    from kgcore.analysis.projection import shift_scene as kg_shift_scene
 
     loaded = load_run(run)
     scene = kg_shift_scene(loaded.model, loaded.graph, trajectory(run, person, attribute, value, steps, step_size),
@@ -134,7 +133,7 @@ def shift_scene(run: RunInfo, person: str, attribute: str, value: str, steps: in
 
 @st.cache_data(show_spinner="Asking the model…", max_entries=128)
 def what_if(run: RunInfo, facts: tuple[tuple[str, str, str], ...], attribute: str, value: str, top: int = 10):
-    from kgcore.whatif import what_if as kg_what_if
+    from kgcore.analysis.whatif import what_if as kg_what_if
 
     loaded = load_run(run)
     return kg_what_if(loaded.model, loaded.graph, list(facts), attribute, value, top=top)
@@ -142,7 +141,7 @@ def what_if(run: RunInfo, facts: tuple[tuple[str, str, str], ...], attribute: st
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def person_relations(data_json: str) -> dict[str, list[tuple[str, int]]]:
-    from kgcore.whatif import person_relations as kg_person_relations
+    from kgcore.analysis.whatif import person_relations as kg_person_relations
 
     return kg_person_relations(load_graph(data_json))
 
@@ -186,13 +185,13 @@ def _attribute_counts(data_json: str, attribute: str, fingerprint: str) -> tuple
 
 
 def facts_probe(data_json: str, attribute: str) -> dict[str, Any]:
-    """kgcore.probe.facts_probe: how well the graph's other facts about a person reveal the attribute."""
+    """kgcore.analysis.probe.facts_probe: how well the graph's other facts about a person reveal the attribute."""
     return _facts_probe(data_json, attribute, data_fingerprint(data_json), science())
 
 
 @st.cache_data(show_spinner="Probing the graph's other facts…", max_entries=64, persist="disk")
 def _facts_probe(data_json: str, attribute: str, fingerprint: str, code: str) -> dict[str, Any]:
-    from kgcore.probe import facts_probe as kg_facts_probe
+    from kgcore.analysis.probe import facts_probe as kg_facts_probe
 
     return kg_facts_probe(load_graph(data_json), attribute=attribute)
 

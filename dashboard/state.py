@@ -267,24 +267,18 @@ def available_datasets(runs: list[RunInfo]) -> list[DatasetInfo]:
 
 
 def _fb15k237_on_disk() -> bool:
-    """Whether FB15k-237 sits in one of the places ``kgcore.datasets.find_fb15k237`` looks ($KGCORE_DATA_DIR,
-    $KGCORE_DATA_DIR/fb15k-237, the kgcore cache), checked here without importing kgcore.datasets (which
-    imports torch) so the sidebar stays fast; loading it goes through kgcore as usual."""
-    candidates = []
-    if os.environ.get("KGCORE_DATA_DIR"):
-        env = Path(os.environ["KGCORE_DATA_DIR"])
-        candidates += [env / "fb15k-237", env]
-    cache = Path(os.environ.get("KGCORE_CACHE") or Path.home() / ".cache" / "kgcore")
-    candidates.append(cache / "fb15k-237")
-    return any(all((folder / f"{split}.txt").exists() for split in ("train", "valid", "test"))
-               for folder in candidates)
+    """Whether FB15k-237 sits where ``--dataset fb15k237`` looks (``kgcore.data.locations`` imports no
+    torch, so the sidebar stays fast)."""
+    from kgcore.data.locations import find_fb15k237
+
+    return find_fb15k237() is not None
 
 
 # ---------------------------------------------------------------------------------------------- loaders
 @st.cache_resource(show_spinner="Loading the knowledge graph…", max_entries=4)
 def load_graph(data_json: str):
     """The KnowledgeGraph of a DataSource (shared by every session)."""
-    from kgcore.datasets import DataSource
+    from kgcore.data.datasets import DataSource
 
     return DataSource.from_dict(json.loads(data_json)).load()
 
@@ -391,11 +385,11 @@ FALLBACK_DIM = 32
 def train_fallback_demo_run() -> Path:
     """A small TransE on the demo world, trained once when no pretrained demo runs are installed
     (``python -m kgcore demo --rebuild`` writes the real ones to assets/demo)."""
-    from kgcore.datasets import DataSource
-    from kgcore.evaluate import evaluate
+    from kgcore.data.datasets import DataSource
+    from kgcore.training.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
     from kgcore.runs import save_run
-    from kgcore.train import TrainConfig, seed_everything, train
+    from kgcore.training.loop import TrainConfig, seed_everything, train
 
     out = runs_root() / "demo" / FALLBACK_RUN
     with _train_lock:
@@ -485,17 +479,21 @@ def synthetic_notice() -> None:
 
 
 def code_fingerprint(*modules: str) -> str:
-    """Size and modification time of modules' source files, found without importing them: part of the
-    keys of results kept on disk, so that a changed generator never serves stale numbers."""
+    """Size and modification time of the source files of modules or whole packages (every ``.py`` file
+    under a package), found without importing them: part of the keys of results kept on disk, so that
+    changed code never serves stale numbers."""
     import importlib.util
 
     parts = []
     for name in modules:
         spec = importlib.util.find_spec(name)
-        origin = spec.origin if spec else None
-        if origin and os.path.exists(origin):
-            stat = os.stat(origin)
-            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+        if spec is None:
+            raise KGError(f"The dashboard keys its cached results by the code of {name!r}, which is not installed.")
+        files = ([Path(spec.origin)] if not spec.submodule_search_locations
+                 else sorted(p for folder in spec.submodule_search_locations for p in Path(folder).rglob("*.py")))
+        for path in files:
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
     return "|".join(parts)
 
 
@@ -510,7 +508,7 @@ def data_fingerprint(data_json: str) -> str:
                 stat = path.stat()
                 stamps.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
         return "|".join(stamps)
-    return code_fingerprint("kgcore.graph", "kgcore.datasets", "kgcore.demo", "kgcore.spec", "kgcore.triples")
+    return code_fingerprint("kgcore.data", "kgcore.demo")
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -20,12 +20,12 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .datasets import DataSource
+from .data.datasets import DataSource
 from .errors import CheckpointError
-from .graph import KnowledgeGraph
+from .data.graph import KnowledgeGraph
 from .io import save_state_dict, write_json, write_text
 from .models import KGEModel, ModelConfig, build_model
-from .train import TrainConfig, TrainResult
+from .training.loop import TrainConfig, TrainResult
 
 RUN_FILES = ("config.json", "metrics.json", "history.csv", "model.pt", "entities.tsv", "relations.tsv")
 

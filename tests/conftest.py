@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kgcore.graph import KnowledgeGraph
+from kgcore.data.graph import KnowledgeGraph
 
 from .synthetic import SPEC, people_triples, split_triples, write_graph
 
@@ -25,7 +25,7 @@ def fb15k_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def fb15k(fb15k_dir) -> KnowledgeGraph:
-    from kgcore.datasets import DataSource
+    from kgcore.data.datasets import DataSource
 
     return DataSource(dataset="fb15k237", data_dir=str(fb15k_dir)).load()
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kgcore.spec import Attribute, DatasetSpec
-from kgcore.triples import Triple, write_triples
+from kgcore.data.spec import Attribute, DatasetSpec
+from kgcore.data.triples import Triple, write_triples
 
 GENDER = "has_gender"
 PROFESSION = "has_profession"

@@ -11,11 +11,11 @@ import pytest
 
 from kgcore.cli import main
 from kgcore.errors import CheckpointError, DataError, SpecError
-from kgcore.graph import KnowledgeGraph, load_labels
+from kgcore.data.graph import KnowledgeGraph, load_labels
 from kgcore.runs import load_run, save_run
-from kgcore.spec import Attribute, DatasetSpec
-from kgcore.triples import read_triples
-from kgcore.whitelist import read_whitelist
+from kgcore.data.spec import Attribute, DatasetSpec
+from kgcore.data.triples import read_triples
+from kgcore.data.whitelist import read_whitelist
 
 from .synthetic import SPEC, people_triples, split_triples, write_graph
 
@@ -286,7 +286,7 @@ def test_existing_run_is_not_overwritten(trained, tmp_path, capsys):
     assert _files(copy) == before
     # Through the library as well.
     loaded = load_run(run)
-    from kgcore.train import TrainConfig
+    from kgcore.training.loop import TrainConfig
 
     with pytest.raises(CheckpointError, match="--overwrite"):
         save_run(copy, loaded.model, loaded.graph, loaded.data, TrainConfig())

@@ -12,17 +12,19 @@ import pandas as pd
 import pytest
 import torch
 
-from kgcore.bias import (aggregate_bias, attribute_gradient, attribute_objective, attribute_scores,
-                         bias_table, data_vs_model, measure_bias, person_trajectory, perturb)
+from kgcore.analysis.aggregate import aggregate_bias
+from kgcore.analysis.measure import attribute_gradient, attribute_objective, attribute_scores, measure_bias, perturb
+from kgcore.analysis.tables import bias_table, data_vs_model
+from kgcore.analysis.trajectory import person_trajectory
 from kgcore.cli import main
-from kgcore.datasets import DataSource
+from kgcore.data.datasets import DataSource
 from kgcore.errors import KGError, SpecError
-from kgcore.graph import KnowledgeGraph
+from kgcore.data.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
-from kgcore.probe import facts_probe, leakage_probe
+from kgcore.analysis.probe import facts_probe, leakage_probe
 from kgcore.runs import save_run
-from kgcore.spec import Attribute, DatasetSpec
-from kgcore.train import TrainConfig, seed_everything, train, training_triples
+from kgcore.data.spec import Attribute, DatasetSpec
+from kgcore.training.loop import TrainConfig, seed_everything, train, training_triples
 
 from .synthetic import (GENDER, GROUP, PROFESSION, SKEWED_PROFESSIONS, group_triples, people_triples,
                         split_triples, write_graph)

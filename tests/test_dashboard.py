@@ -1,7 +1,7 @@
 """The dashboard under Streamlit's AppTest: every page on the built-in default (the demo world) and on a small
 generated knowledge graph, checked against what kgcore computes for the same runs; uploads, training, and
 errors shown as messages. Also the two kgcore modules the pages rely on that have no other tests:
-kgcore.whatif ("Ask the model") and kgcore.userdata (uploads)."""
+kgcore.analysis.whatif ("Ask the model") and kgcore.data.userdata (uploads)."""
 from __future__ import annotations
 
 import json
@@ -15,16 +15,18 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from kgcore.bias import bias_table, measure_bias, person_trajectory
-from kgcore.datasets import DataSource
+from kgcore.analysis.tables import bias_table
+from kgcore.analysis.measure import measure_bias
+from kgcore.analysis.trajectory import person_trajectory
+from kgcore.data.datasets import DataSource
 from kgcore.errors import DataError, KGError, SpecError
-from kgcore.graph import KnowledgeGraph
+from kgcore.data.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
 from kgcore.runs import load_run, save_run
-from kgcore.train import TrainConfig, seed_everything, train
-from kgcore.userdata import holdout_split, make_spec, parse_labels, relation_counts, save_dataset
-from kgcore.whatif import (PERSON, fit_person, flip_attribute, person_facts, person_relations, rank_professions,
-                           what_if)
+from kgcore.training.loop import TrainConfig, seed_everything, train
+from kgcore.data.userdata import holdout_split, make_spec, parse_labels, relation_counts, save_dataset
+from kgcore.analysis.whatif import (PERSON, fit_person, flip_attribute, person_facts, person_relations,
+                                    rank_professions, what_if)
 
 from .synthetic import DEFAULT_PROFESSIONS, GENDER, PROFESSION, SPEC, people_triples, split_triples
 
@@ -61,7 +63,7 @@ def _train_run(folder: Path, name: str, graph: KnowledgeGraph, source: DataSourc
     net = build_model(ModelConfig(model=name, dim=dim, **model), graph)
     config = TrainConfig(epochs=epochs, batch_size=256, lr=0.02, seed=0, device="cpu")
     result = train(net, graph, config, progress=False)
-    from kgcore.evaluate import evaluate
+    from kgcore.training.evaluate import evaluate
 
     return save_run(folder, net, graph, source, config, result, {"test": evaluate(net, graph, "test")})
 
@@ -146,18 +148,18 @@ def test_every_page_on_the_builtin_default(runs_dir):
     metrics = json.loads((Path(selected[0]) / "metrics.json").read_text())
     assert table["MRR"].iloc[0] == pytest.approx(metrics["test"]["mrr"])
     assert table["leakage ROC-AUC"].between(0, 1).all()
-    # The model's own prediction of gender: kgcore.probe.prediction_leakage of each selected run.
-    from kgcore.probe import prediction_leakage
+    # The model's own prediction of gender: kgcore.analysis.probe.prediction_leakage of each selected run.
+    from kgcore.analysis.probe import prediction_leakage
 
     own = [prediction_leakage(loaded.model, loaded.graph, "gender")["roc_auc"] for loaded in map(load_run, selected)]
     assert table["own prediction ROC-AUC"].tolist() == pytest.approx(own)
-    # The reference beside the probe: kgcore.probe.facts_probe on the same graph, as the page states it.
-    from kgcore.probe import facts_probe
+    # The reference beside the probe: kgcore.analysis.probe.facts_probe on the same graph, as the page states it.
+    from kgcore.analysis.probe import facts_probe
 
     facts = facts_probe(load_run(selected[0]).graph, "gender")
     assert any(f"reaches **{facts['roc_auc']:.2f}**" in m.value for m in at.markdown)
 
-    # Ask the model: the two top-10 lists are kgcore.whatif's answer for the picked person.
+    # Ask the model: the two top-10 lists are kgcore.analysis.whatif's answer for the picked person.
     at = _goto(at, "ask")
     _clean(at)
     person = at.selectbox(key="ask_person_gender").value
@@ -361,7 +363,7 @@ def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     assert any("model.pt" in e.value and "corrupted" in e.value for e in at.error)
 
 
-# ---------------------------------------------------------------------------------------------- kgcore.whatif
+# ---------------------------------------------------------------------------------------------- kgcore.analysis.whatif
 @pytest.fixture(scope="module")
 def toy_model(tmp_path_factory):
     """TransE trained well on a toy graph whose professions are skewed by gender."""
@@ -437,7 +439,7 @@ def test_whatif_rejects_unusable_facts(toy_model):
     assert {t for t, _ in relations[GENDER]} == {"male", "female"}
 
 
-# ---------------------------------------------------------------------------------------------- kgcore.userdata
+# ---------------------------------------------------------------------------------------------- kgcore.data.userdata
 def test_holdout_split_keeps_every_held_out_entity_in_train():
     triples = people_triples(200, seed=2)
     splits = holdout_split(triples, 0.1, seed=0)

@@ -18,16 +18,16 @@ import pytest
 import torch
 
 from kgcore.cli import main
-from kgcore.datasets import DataSource
+from kgcore.data.datasets import DataSource
 from kgcore.errors import CheckpointError, KGError, SpecError
-from kgcore.graph import KnowledgeGraph
+from kgcore.data.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
 from kgcore.models.kl_kernel import kl_loss, kl_loss_torch
-from kgcore.probe import leakage_probe, prediction_leakage
+from kgcore.analysis.probe import leakage_probe, prediction_leakage
 from kgcore.runs import load_run, save_run
-from kgcore.spec import Attribute, DatasetSpec
-from kgcore.train import TrainConfig, seed_everything, train
-from kgcore.triples import Triple
+from kgcore.data.spec import Attribute, DatasetSpec
+from kgcore.training.loop import TrainConfig, seed_everything, train
+from kgcore.data.triples import Triple
 
 from .synthetic import GENDER, GROUP, PROFESSION, SPEC, group_triples, people_triples, write_graph
 
@@ -234,9 +234,10 @@ def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
     ``extra_loss`` through autograd), for two attributes at once with their own weights, one stored
     value -> person and with three values against gender's two (padded in the kernel); a zero weight
     leaves its attribute out."""
-    from kgcore import fused, kernels
-    from kgcore.sampling import NegativeSampler
-    from kgcore.train import ranking_loss
+    from kgcore.training import fused
+    from kgcore import kernels
+    from kgcore.training.sampling import NegativeSampler
+    from kgcore.training.losses import ranking_loss
 
     if not kernels.AVAILABLE:
         pytest.skip("numba not installed")
@@ -452,8 +453,8 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
     import copy
 
     from kgcore import kernels
-    from kgcore.sampling import NegativeSampler
-    from kgcore.train import ranking_loss
+    from kgcore.training.sampling import NegativeSampler
+    from kgcore.training.losses import ranking_loss
 
     if not kernels.AVAILABLE:
         pytest.skip("numba not installed")

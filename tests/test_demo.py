@@ -10,18 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from kgcore.bias import aggregate_bias, measure_bias, recorded_association
+from kgcore.analysis.aggregate import aggregate_bias
+from kgcore.analysis.measure import measure_bias
+from kgcore.analysis.association import recorded_association
 from kgcore.cli import main
 from kgcore.commands.demo import DEMO_EPOCHS, DEMO_LR, demo_model_config, deterministic_torch
-from kgcore.datasets import DataSource
+from kgcore.data.datasets import DataSource
 from kgcore.demo import (DEFAULT_WHITELIST, DEMO_SPEC, PROFESSION_SKEWS, PROFESSIONS, DemoWorldConfig,
                          demo_graph, expected_female_share, generate_demo_world, occupation_id,
                          profession_quotas, write_demo_world)
 from kgcore.errors import DataError, KGError
-from kgcore.graph import KnowledgeGraph
+from kgcore.data.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
-from kgcore.train import TrainConfig, seed_everything, train
-from kgcore.whitelist import read_whitelist
+from kgcore.training.loop import TrainConfig, seed_everything, train
+from kgcore.data.whitelist import read_whitelist
 
 SENSITIVE = {a.relation for a in DEMO_SPEC.attributes}
 

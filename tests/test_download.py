@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kgcore.cli import main
-from kgcore.datasets import DataSource
-from kgcore.download import SHA256, download_fb15k237
+from kgcore.data.datasets import DataSource
+from kgcore.data.download import SHA256, download_fb15k237
 from kgcore.errors import DataError
 
 FILES = ("train.txt", "valid.txt", "test.txt", "entity2wikidata.json", "FB15k_mid2name.txt")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgcore.evaluate import evaluate
+from kgcore.training.evaluate import evaluate
 from kgcore.models import ModelConfig, build_model
-from kgcore.train import TrainConfig, seed_everything, train
+from kgcore.training.loop import TrainConfig, seed_everything, train
 
 GENDER = "/people/person/gender"
 PROFESSION = "/people/person/profession"

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from kgcore import kernels
-from kgcore.embedding import DenseAdam, RowEmbedding, RowOptimizer, unit_norm
-from kgcore.evaluate import realistic_ranks
-from kgcore.scoring import transe_score_all
+from kgcore.training.optimizers import DenseAdam, RowOptimizer
+from kgcore.models.embedding import RowEmbedding, unit_norm
+from kgcore.training.evaluate import realistic_ranks
+from kgcore.models.interactions import transe_score_all
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 
@@ -112,11 +113,12 @@ def test_parallel_kernels_leave_torch_thread_count_alone():
 def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negatives):
     """The fused L1 margin step leaves the same summed row gradients as autograd (ties included: a negative
     equal to its positive puts the hinge exactly at the margin, a zero coordinate has subgradient 0)."""
-    from kgcore import fused
-    from kgcore.graph import KnowledgeGraph
+    from kgcore.training import fused
+    from kgcore.data.graph import KnowledgeGraph
     from kgcore.models import ModelConfig, build_model
-    from kgcore.sampling import NegativeSampler
-    from kgcore.train import TrainConfig, ranking_loss, seed_everything
+    from kgcore.training.sampling import NegativeSampler
+    from kgcore.training.loop import TrainConfig, seed_everything
+    from kgcore.training.losses import ranking_loss
 
     rng = np.random.default_rng(0)
     triples = [(f"e{a}", f"r{b}", f"e{c}") for a, b, c in zip(rng.integers(0, 40, 300), rng.integers(0, 4, 300),
@@ -151,10 +153,10 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
     """TransE, the KL model (its KL term in the same kernel, see ``KLDebiasedTransE.fused_step``) and Bose &
     Hamilton's filters (``BoseHamiltonTransE.fused_step``: every weight, filters and discriminators too)."""
-    from kgcore import fused
-    from kgcore.evaluate import evaluate
+    from kgcore.training import fused
+    from kgcore.training.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
-    from kgcore.train import TrainConfig, seed_everything, train
+    from kgcore.training.loop import TrainConfig, seed_everything, train
 
     def run():
         seed_everything(0)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from kgcore.bias import person_trajectory
+from kgcore.analysis.trajectory import person_trajectory
 from kgcore.errors import KGError
 from kgcore.models import ModelConfig, build_model
-from kgcore.projection import backdrop_ids, fit_projection, fit_scene_projection, shift_scene
-from kgcore.train import TrainConfig, train
+from kgcore.analysis.projection import backdrop_ids, fit_projection, fit_scene_projection, shift_scene
+from kgcore.training.loop import TrainConfig, train
 
 
 def _clusters(seed: int = 0, n: int = 40, dim: int = 16) -> tuple[np.ndarray, np.ndarray]:

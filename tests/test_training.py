@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from kgcore.evaluate import evaluate
+from kgcore.training.evaluate import evaluate
 from kgcore.models import ModelConfig, build_model
-from kgcore.train import TrainConfig, seed_everything, train
+from kgcore.training.loop import TrainConfig, seed_everything, train
 
 
 def _train(graph, seed=0, epochs=30, **kw):

@@ -21,7 +21,7 @@ if not attributes or not graph.spec.target:
     st.error("This graph's spec needs a sensitive attribute and a target relation (profession).")
     st.stop()
 
-from kgcore.whatif import PERSON, attribute_values, person_facts  # noqa: E402
+from kgcore.analysis.whatif import PERSON, attribute_values, person_facts  # noqa: E402
 
 attribute = st.selectbox("Attribute to flip", attributes,
                          index=attributes.index("gender") if "gender" in attributes else 0, key="ask_attr")

@@ -52,7 +52,7 @@ with state.guard("the person picker"):
     target = pick_row[1].selectbox("Move towards", others, key=f"shift_target_{attribute}")
     steps = pick_row[2].slider("Steps", 5, 40, 20, key="shift_steps")
     with st.expander("Step size"):
-        from kgcore.bias import TRAJECTORY_STEP_SIZE
+        from kgcore.analysis.trajectory import TRAJECTORY_STEP_SIZE
 
         step_size = st.number_input("Size of each step", min_value=0.001, max_value=1.0,
                                     value=float(TRAJECTORY_STEP_SIZE), step=0.005, format="%.3f", key="shift_size",

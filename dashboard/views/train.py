@@ -165,9 +165,9 @@ if graph is not None:
         st.caption("A training run of this session is in progress; stop it or wait for it to finish.")
     if submitted and not busy:
         with state.guard("the training settings"):
-            from kgcore.datasets import DataSource
+            from kgcore.data.datasets import DataSource
             from kgcore.models import ModelConfig
-            from kgcore.train import TrainConfig
+            from kgcore.training.loop import TrainConfig
 
             pairs = _check_whitelist(whitelist, graph) if model_name == "kl" else []
             extra_debias = model_name in ("kl", "bose")
@@ -199,8 +199,8 @@ upload = st.file_uploader("Triples file", type=["tsv", "txt"], key="upload_file"
 if upload is not None:
     with state.guard("the uploaded file"):
         from kgcore.errors import DataError
-        from kgcore.triples import parse_triples
-        from kgcore.userdata import make_spec, relation_counts, save_dataset
+        from kgcore.data.triples import parse_triples
+        from kgcore.data.userdata import make_spec, relation_counts, save_dataset
 
         if upload.size > state.MAX_UPLOAD_MB * 2**20:
             raise DataError(f"{upload.name} is {upload.size / 2**20:.1f} MB; the dashboard accepts at most "
@@ -239,7 +239,7 @@ if upload is not None:
                                    if bool(r["reversed"]))
             labels = None
             if labels_file is not None:
-                from kgcore.userdata import parse_labels
+                from kgcore.data.userdata import parse_labels
 
                 labels = parse_labels(labels_file.getvalue(), labels_file.name)
             folder = state.datasets_root() / state.slug(label)

@@ -12,8 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..bias import (DEFAULT_MIN_SUPPORT, DEFAULT_STEP_SIZE, DEFAULT_STEPS, DEFAULT_USE_PROBABILITY, aggregate_bias,
-                    bias_table, data_vs_model, measure_bias)
+from ..analysis.measure import (DEFAULT_MIN_SUPPORT, DEFAULT_STEP_SIZE, DEFAULT_STEPS, DEFAULT_USE_PROBABILITY,
+                                measure_bias)
+from ..analysis.aggregate import aggregate_bias
+from ..analysis.tables import bias_table, data_vs_model
 from ..runs import load_run
 
 FORMATS = ("table", "csv", "json")
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                                    step_size=args.step_size, use_probability=args.measure == "probability",
                                    max_values=args.max_values or None, seed=args.seed)
     if args.probe:
-        from ..probe import leakage_probe, prediction_leakage
+        from ..analysis.probe import leakage_probe, prediction_leakage
 
         probe = leakage_probe(model, graph, attribute=args.attribute, seed=args.seed)
         prediction = prediction_leakage(model, graph, attribute=args.attribute)

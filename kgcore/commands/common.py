@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..datasets import DataSource
+from ..data.datasets import DataSource
 from ..errors import SpecError
-from ..graph import UNSEEN_POLICIES
-from ..spec import BUILTIN_SPECS, DatasetSpec, parse_attribute_flag
+from ..data.graph import UNSEEN_POLICIES
+from ..data.spec import BUILTIN_SPECS, DatasetSpec, parse_attribute_flag
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

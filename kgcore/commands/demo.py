@@ -23,14 +23,14 @@ from typing import Any, Iterator
 
 import torch
 
-from ..datasets import DataSource
+from ..data.datasets import DataSource
 from ..demo import DEFAULT_WHITELIST, PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
 from ..errors import KGError
-from ..evaluate import evaluate
+from ..training.evaluate import evaluate
 from ..io import write_json, write_text
 from ..models import MODELS, ModelConfig, build_model
 from ..runs import save_run
-from ..train import TrainConfig, seed_everything, train
+from ..training.loop import TrainConfig, seed_everything, train
 
 DEFAULT_OUT = "assets/demo"
 DEMO_MODELS = ("transe", "kl", "bose")
@@ -164,7 +164,8 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
 def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
     """The figures the demo's pattern is read from: aggregate gender bias (perturbation) and, for the
     whitelisted professions, the recorded-gender association that attribute embeddings should keep."""
-    from ..bias import aggregate_bias, recorded_association
+    from ..analysis.aggregate import aggregate_bias
+    from ..analysis.association import recorded_association
 
     legitimate = tuple(p.label for p in PROFESSION_SKEWS if p.legitimate)
     association = recorded_association(model, graph, "gender", "female", centre_exclude=legitimate)
@@ -176,11 +177,11 @@ def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
 
 def write_bias_tables(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
     """``bias_<attribute>.csv`` for every attribute of the spec (per profession: counts, shares, B per value),
-    when ``kgcore.bias`` is installed; also the top professions per gender value for the manifest."""
+    when ``kgcore.analysis.measure`` is installed; also the top professions per gender value for the manifest."""
     try:
-        from ..bias import measure_bias
+        from ..analysis.measure import measure_bias
     except ImportError:
-        print("note: kgcore.bias is not installed in this version; no bias tables written.")
+        print("note: kgcore.analysis.measure is not installed in this version; no bias tables written.")
         return [], {}
     written, top = [], {}
     for attribute in graph.spec.attribute_names:

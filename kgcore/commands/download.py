@@ -5,8 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..datasets import DATA_DIR_ENV, cache_dir
-from ..download import DEFAULT_BASE_URL, URL_ENV, download_fb15k237
+from ..data.locations import DATA_DIR_ENV, cache_dir
+from ..data.download import DEFAULT_BASE_URL, URL_ENV, download_fb15k237
 
 DATASETS = ("fb15k237",)
 

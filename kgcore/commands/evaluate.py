@@ -5,7 +5,7 @@ import argparse
 import json
 import time
 
-from ..evaluate import evaluate
+from ..training.evaluate import evaluate
 from ..runs import load_run
 
 

@@ -5,11 +5,12 @@ import argparse
 import json
 import time
 
-from ..datasets import DataSource
-from ..evaluate import evaluate
+from ..data.datasets import DataSource
+from ..training.evaluate import evaluate
 from ..models import MODELS, ModelConfig, build_model
 from ..runs import save_run
-from ..train import LOSSES, NEGATIVE_MODES, OPTIMIZERS, TrainConfig, train
+from ..training.losses import LOSSES
+from ..training.loop import NEGATIVE_MODES, OPTIMIZERS, TrainConfig, train
 from .common import add_data_arguments, data_source_from_args
 
 
@@ -92,7 +93,7 @@ def parse_kl_weights(text: str) -> tuple[float, dict[str, float]]:
 
 
 def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
-    from ..whitelist import read_whitelist  # local: only needed with --whitelist
+    from ..data.whitelist import read_whitelist  # local: only needed with --whitelist
 
     return ModelConfig(
         model=args.model, dim=args.dim, p_norm=args.p_norm, entity_norm=not args.no_entity_norm,
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience, device=args.device, withheld_relations=args.withhold,
     )
     train_config.validate()
-    from ..train import seed_everything
+    from ..training.loop import seed_everything
 
     seed_everything(args.seed)
     model = build_model(model_config, graph)

@@ -7,7 +7,7 @@ from ..errors import KGError
 from .base import KGEModel, ModelConfig, TransE
 
 if TYPE_CHECKING:
-    from ..graph import KnowledgeGraph
+    from ..data.graph import KnowledgeGraph
 
 ModelFactory = Callable[[ModelConfig, "KnowledgeGraph"], KGEModel]
 

@@ -14,7 +14,7 @@ import torch
 from ..errors import SpecError
 
 if TYPE_CHECKING:
-    from ..graph import AttributeTable, KnowledgeGraph
+    from ..data.graph import AttributeTable, KnowledgeGraph
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..embedding import RowEmbedding, unit_norm
-from ..scoring import transe_score, transe_score_all
+from .embedding import RowEmbedding, unit_norm
+from .interactions import transe_score, transe_score_all
 
 
 @dataclass
@@ -64,7 +64,7 @@ class KGEModel(nn.Module):
         self.num_relations = num_relations
         self.dim = config.dim
         self.p_norm = config.p_norm
-        # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.embedding).
+        # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.models.embedding).
         self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm if config.entity_norm else None)
         self.relation = RowEmbedding(num_relations, config.dim)
         self.reset_parameters()
@@ -167,15 +167,15 @@ class KGEModel(nn.Module):
         return {}
 
     def supports_fused_step(self) -> bool:
-        """Whether ``fused_step`` computes this model's training step (``kgcore.fused.applies`` checks the
+        """Whether ``fused_step`` computes this model's training step (``kgcore.training.fused.applies`` checks the
         rest: L1, margin loss, CPU). Off unless a model says so."""
         return False
 
     def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
         """One training step's loss and extra terms with the ranking part in the fused kernel
-        (``kgcore.fused``): gradients go straight to the tables' ``pending`` lists (and to ``.grad`` of
+        (``kgcore.training.fused``): gradients go straight to the tables' ``pending`` lists (and to ``.grad`` of
         dense parameters), so the returned terms need no backward pass unless they require grad."""
-        from .. import fused
+        from ..training import fused
 
         return fused.margin_l1_step(self, pos, neg, margin), self.extra_loss(pos)
 

@@ -59,15 +59,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..embedding import DenseAdam
+from ..training.optimizers import DenseAdam
 from ..errors import SpecError
-from ..scoring import transe_score
+from .interactions import transe_score
 from . import mlp
 from .attributes import DebiasedAttribute, debiased_tables, describe, entity_labels
 from .base import KGEModel, ModelConfig
 
 if TYPE_CHECKING:
-    from ..graph import KnowledgeGraph
+    from ..data.graph import KnowledgeGraph
 
 ADVERSARY_LOSSES = ("l1", "ce")
 DEFAULTS: dict[str, Any] = {"gamma": 1.0, "adversary_loss": "ce", "d_steps": 1, "d_lr": 1e-3, "sample_mask": "auto"}
@@ -353,14 +353,14 @@ class BoseHamiltonTransE(KGEModel):
 
     def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
         """The whole step of ``score_triples`` + margin loss + ``extra_loss`` without autograd
-        (``kgcore.fused``, L1 on a CPU): the batch's distinct entities are looked up once, its distinct
+        (``kgcore.training.fused``, L1 on a CPU): the batch's distinct entities are looked up once, its distinct
         people filtered once (``kgcore.models.mlp``), the ranking loss and its gradient with respect to
         those vectors come from the fused kernel run on them as if they were the entity table, the
         discriminators add their gradient on the labelled people's filtered vectors, and one backward
         pass through the filters turns the people's gradient into the filters' and the base embeddings'.
         Same values and gradients as the general path (tests compare them); a Bose epoch through autograd
         spends more on bookkeeping around the filters' matrix products than on the products themselves."""
-        from .. import fused
+        from ..training import fused
 
         batch = pos.shape[0]
         if self._slot is None:

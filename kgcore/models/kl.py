@@ -63,7 +63,7 @@ from . import kl_kernel
 from .kl_kernel import kl_loss
 
 if TYPE_CHECKING:
-    from ..graph import KnowledgeGraph
+    from ..data.graph import KnowledgeGraph
 
 KL_TARGETS = ("uniform", "marginal")
 
@@ -204,7 +204,7 @@ class KLDebiasedTransE(KGEModel):
         """-||q_i - c_j||_p: [P, V] for a few candidates."""
         if self.p_norm == 1 and query.shape[0] * candidates.shape[0] * query.shape[1] <= 4_000_000:
             return -(query.unsqueeze(1) - candidates.unsqueeze(0)).abs().sum(-1)
-        from ..scoring import transe_score_all
+        from .interactions import transe_score_all
 
         return transe_score_all(query, candidates, self.p_norm)
 
@@ -297,7 +297,7 @@ class KLDebiasedTransE(KGEModel):
         autograd: each person's divergence gradient joins the ranking gradient of its row, the values' and
         the attribute relations' go to the tables' ``pending`` lists as one more lookup each. Where the
         kernel does not apply, the ranking step alone is fused and the KL terms go through ``extra_loss``."""
-        from .. import fused
+        from ..training import fused
 
         tables = self._fused_kl_constants()
         if tables is None:
@@ -370,7 +370,7 @@ class KLDebiasedTransE(KGEModel):
         """Rescore the whitelisted (h, r, c) entries with the head e_h + attribute vectors."""
         if not self.whitelist or query is None:
             return scores
-        from ..scoring import transe_score_all
+        from .interactions import transe_score_all
 
         offsets = self.person_offsets(h)
         person = self.person_row[h] >= 0
@@ -400,7 +400,7 @@ class KLDebiasedTransE(KGEModel):
         """For whitelisted (r_b, t_b), candidate heads that are people are scored as e_c + offsets."""
         if not self.whitelist or query is None:
             return scores
-        from ..scoring import transe_score_all
+        from .interactions import transe_score_all
 
         rows = self.is_whitelisted(r, t).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:

@@ -5,12 +5,12 @@ about twenty small operations forward and as many backward, whose fixed per-oper
 arithmetic) made the KL model ~1.3x slower per epoch than TransE on FB15k-237. Two numba paths:
 
 - ``margin_kl_l1_step``: the training step's path (``KLDebiasedTransE.fused_step``): the fused ranking
-  kernel of ``kgcore.fused`` with every attribute's divergence and gradients computed in the same pass,
+  kernel of ``kgcore.training.fused`` with every attribute's divergence and gradients computed in the same pass,
   each person's where the ranking part has just read their vector and written their gradient row; no
   autograd at all. As a second pass over the people after the ranking kernel (as it was first written)
   a KL step took ~2% longer on FB15k-237 (same-process A/B: 1.16x against 1.14x TransE's step).
 - ``_FusedKL``: an autograd function around ``_kl_l1`` for the autograd path (other losses, or
-  ``kgcore.fused`` switched off).
+  ``kgcore.training.fused`` switched off).
 
 ``kl_loss_torch`` is the same quantity in torch ops: the fallback (GPUs, L2, no numba) and what the
 tests compare the kernels against.
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..fused import margin_positive
+from ..training.fused import margin_positive
 from ..kernels import AVAILABLE, njit, prange
 
 

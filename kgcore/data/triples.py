@@ -6,7 +6,7 @@ import os
 import zlib
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 Triple = tuple[str, str, str]
 

@@ -18,7 +18,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
+from .locations import DATA_DIR_ENV, cache_dir
 
 URL_ENV = "KGCORE_FB15K237_URL"
 # A public mirror serving the release files one by one (the same bytes as the original release).
@@ -60,8 +61,6 @@ def resolve_urls(urls: str | Mapping[str, str] | None = None) -> dict[str, str]:
 
 def manual_install_hint(dest: str | os.PathLike | None = None) -> str:
     """Where ``--dataset fb15k237`` looks, so a user can put the files there by hand."""
-    from .datasets import DATA_DIR_ENV, cache_dir
-
     places = [str(dest)] if dest else []
     places += [f"${DATA_DIR_ENV}/fb15k-237", str(cache_dir() / "fb15k-237")]
     unique = list(dict.fromkeys(places))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 
 def read_whitelist(path: str | os.PathLike) -> list[list[str]]:

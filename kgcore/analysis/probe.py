@@ -42,10 +42,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .bias import attribute_scores, evaluation_mode
-from .errors import KGError
-from .graph import KnowledgeGraph
-from .models import KGEModel
+from .measure import attribute_scores, evaluation_mode
+from ..errors import KGError
+from ..data.graph import KnowledgeGraph
+from ..models import KGEModel
 
 OTHER = "(other)"
 
@@ -175,7 +175,7 @@ def prediction_leakage(model: KGEModel, graph: KnowledgeGraph, attribute: str = 
                        batch: int = 4096) -> dict[str, Any]:
     """How well the model's *own* score function gives the attribute away: for each person with a recorded
     value, P(v | person) = softmax_v S(person, r_a, v) over the attribute's values (S(v, r_a, person) for
-    attributes stored value -> person; through filters and attribute embeddings, as ``kgcore.bias``
+    attributes stored value -> person; through filters and attribute embeddings, as ``kgcore.analysis.measure``
     scores them), against the recorded value.
 
     This is what the KL model's term drives to the target (eq. 1-2 of ``kgcore.models.kl``), and what

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import DataError, SpecError
+from ..errors import DataError, SpecError
 from .spec import Attribute, DatasetSpec
 from .triples import Triple, read_triples
 

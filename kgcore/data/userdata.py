@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from .datasets import DataSource
-from .errors import DataError, SpecError
+from ..errors import DataError, SpecError
 from .graph import KnowledgeGraph
-from .io import write_text
+from ..io import write_text
 from .spec import Attribute, DatasetSpec
 from .triples import Triple, write_triples
 

@@ -8,23 +8,25 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import fused
-from .errors import KGError
+from ..errors import KGError
 from .evaluate import evaluate
-from .io import save_state_dict
-from .graph import KnowledgeGraph
-from .embedding import DenseAdam, RowEmbedding, RowOptimizer, torch_optimizer
-from .models import KGEModel
+from ..io import save_state_dict
+from ..data.graph import KnowledgeGraph
+from .optimizers import DenseAdam, RowOptimizer, torch_optimizer
+from ..models.embedding import RowEmbedding
+from .losses import LOSSES, ranking_loss
 from .sampling import NegativeSampler, TripleSet
 
-LOSSES = ("margin", "softplus", "nssa", "softmax")
+if TYPE_CHECKING:
+    from ..models import KGEModel
+
 OPTIMIZERS = ("adam", "sgd", "adagrad")
 NEGATIVE_MODES = ("corrupt", "shared")
 
@@ -142,33 +144,6 @@ def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer,
     if name == "adam":  # Bose's filters: four small tensors updated every step
         return rows, DenseAdam.for_parameters(dense, lr)
     return rows, torch_optimizer({"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name], dense, lr=lr)
-
-
-def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: TrainConfig,
-                 mask: torch.Tensor | None = None) -> torch.Tensor:
-    """pos [B], neg [B, K] scores (higher = more plausible)."""
-    if config.loss == "margin":
-        per_neg = F.relu(config.margin - pos.unsqueeze(1) + neg)
-        if mask is not None:
-            return (per_neg * mask).sum() / mask.sum().clamp_min(1.0)
-        return per_neg.mean()
-    if config.loss == "softplus":
-        per_neg = F.softplus(-pos).unsqueeze(1) + F.softplus(neg)
-        if mask is not None:
-            return (per_neg * mask).sum() / mask.sum().clamp_min(1.0)
-        return per_neg.mean()
-    if config.loss == "softmax":
-        # Cross-entropy of the positive against its negatives (LibKGE's "kl" loss; Ruffinelli et al. 2020).
-        logits = torch.cat([pos.unsqueeze(1), neg if mask is None else neg.masked_fill(mask == 0, float("-inf"))], 1)
-        return F.cross_entropy(logits, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device))
-    # Self-adversarial negative sampling (Sun et al., 2019, eq. 5) with margin gamma = config.margin.
-    weights = torch.softmax(config.adversarial_temperature * neg.detach(), dim=1)
-    if mask is not None:
-        weights = weights * mask
-        weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
-    pos_term = -F.logsigmoid(config.margin + pos)
-    neg_term = -(weights * F.logsigmoid(-config.margin - neg)).sum(1)
-    return (pos_term + neg_term).mean()
 
 
 def train(

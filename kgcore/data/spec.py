@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import SpecError
+from ..errors import SpecError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import kernels
+from .. import kernels
 
 
 def transe_score(head: torch.Tensor, relation: torch.Tensor, tail: torch.Tensor, p_norm: int) -> torch.Tensor:

@@ -34,11 +34,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .embedding import unit_norm
-from .errors import KGError, SpecError
-from .graph import KnowledgeGraph
-from .models import KGEModel
-from .triples import Triple
+from ..models.embedding import unit_norm
+from ..errors import KGError, SpecError
+from ..data.graph import KnowledgeGraph
+from ..models import KGEModel
+from ..data.triples import Triple
 
 PERSON = "?"
 DEFAULT_TOP = 10
@@ -69,7 +69,7 @@ class WhatIf:
 def person_facts(graph: KnowledgeGraph, person: int | str, exclude_target: bool = True) -> list[Triple]:
     """The training triples of ``person`` (entity id, name or unique label) with ``PERSON`` in their slot,
     leaving out the target relation (profession) unless ``exclude_target`` is False."""
-    from .bias import _resolve_person  # one way of naming people across kgcore
+    from .people import resolve_person  # one way of naming people across kgcore
 
     pid = _resolve_person(graph, person)
     train = graph.splits["train"]
@@ -155,7 +155,7 @@ def check_facts(graph: KnowledgeGraph, facts: list[Triple]) -> None:
 def _fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
     """S of every fact with the person's slot filled by the base embedding ``emb`` [D], one model call per
     (relation, direction): [F] in the order of ``_fact_groups``."""
-    from .bias import _score_as_tail  # the one place that scores a free *tail* embedding
+    from .measure import _score_as_tail  # the one place that scores a free *tail* embedding
 
     scores = []
     for (rid, as_head), others in _fact_groups(graph, facts, emb.device):

@@ -10,20 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import DataError, KGError
+from ..errors import DataError, KGError
 from .graph import KnowledgeGraph
+from .locations import cache_dir, find_fb15k237
 from .spec import BUILTIN_SPECS, DatasetSpec
 
-DATA_DIR_ENV = "KGCORE_DATA_DIR"
-CACHE_ENV = "KGCORE_CACHE"
 
 # name -> function(source) -> KnowledgeGraph; the demo world registers itself here.
 BUILTIN_DATASETS: dict[str, Callable[["DataSource"], KnowledgeGraph]] = {}
-
-
-def cache_dir() -> Path:
-    """Where downloads and generated data live (``$KGCORE_CACHE``, default ``~/.cache/kgcore``)."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "kgcore")
 
 
 @dataclass
@@ -67,24 +61,6 @@ class DataSource:
                                           unseen=self.unseen)
 
 
-FB15K237_FILES = ("train.txt", "valid.txt", "test.txt")
-
-
-def find_fb15k237(data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The first folder holding FB15k-237's train/valid/test files among the documented places."""
-    candidates: list[Path] = []
-    if data_dir:
-        candidates += [Path(data_dir), Path(data_dir) / "fb15k-237"]
-    if os.environ.get(DATA_DIR_ENV):
-        env = Path(os.environ[DATA_DIR_ENV])
-        candidates += [env / "fb15k-237", env]
-    candidates.append(cache_dir() / "fb15k-237")
-    for folder in candidates:
-        if all((folder / name).exists() for name in FB15K237_FILES):
-            return folder
-    return None
-
-
 def _load_fb15k237(source: DataSource) -> KnowledgeGraph:
     folder = find_fb15k237(source.data_dir)
     if folder is None and source.download:
@@ -108,7 +84,7 @@ BUILTIN_DATASETS["fb15k237"] = _load_fb15k237
 
 def _load_demo(source: DataSource) -> KnowledgeGraph:
     """The synthetic demo world; ``source.options`` sets its size and seed (e.g. {"n_people": 500, "seed": 1})."""
-    from .demo import load_demo_source  # imported here: kgcore.demo is only needed when the demo is asked for
+    from ..demo import load_demo_source  # imported here: kgcore.demo is only needed when the demo is asked for
 
     return load_demo_source(source)
 

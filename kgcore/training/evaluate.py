@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import kernels
-from .errors import KGError
-from .graph import KnowledgeGraph
+from .. import kernels
+from ..errors import KGError
+from ..data.graph import KnowledgeGraph
 
 HITS_AT = (1, 3, 10)
 DEFAULT_BLOCK_BYTES = 256 * 2**20

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import KGError
+from ..errors import KGError
 
 if TYPE_CHECKING:
-    from .bias import PersonTrajectory
-    from .graph import KnowledgeGraph
-    from .models import KGEModel
+    from .trajectory import PersonTrajectory
+    from ..data.graph import KnowledgeGraph
+    from ..models import KGEModel
 
 METHODS = ("pca", "umap")
 
@@ -158,7 +158,7 @@ def _relation_vectors(model: "KGEModel", graph: "KnowledgeGraph", attribute: str
 
 def shift_scene(model: "KGEModel", graph: "KnowledgeGraph", trajectory: "PersonTrajectory",
                 projection: Projection, n_people: int = 400, seed: int = 0) -> ShiftScene:
-    """Place a ``PersonTrajectory`` (kgcore.bias) and the backdrop with one fitted ``projection``."""
+    """Place a ``PersonTrajectory`` (kgcore.analysis.measure) and the backdrop with one fitted ``projection``."""
     ids = backdrop_ids(graph, trajectory.attribute, n_people, seed)
     rows = []
     for kind, entity_ids in ids.items():

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import kernels
-from .kernels import njit, prange
+from .. import kernels
+from ..kernels import njit, prange
 
 ENABLED = True  # tests switch it off to compare with the autograd path
 
