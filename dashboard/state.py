@@ -486,16 +486,23 @@ def synthetic_notice() -> None:
 
 def code_fingerprint(*modules: str) -> str:
     """Size and modification time of modules' source files, found without importing them: part of the
-    keys of results kept on disk, so that a changed generator never serves stale numbers."""
+    keys of results kept on disk, so that a changed generator never serves stale numbers. A package
+    (``kgcore.demo``) counts every module in its folder, not only its ``__init__``."""
     import importlib.util
 
     parts = []
     for name in modules:
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None
-        if origin and os.path.exists(origin):
-            stat = os.stat(origin)
-            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+        if not origin or not os.path.exists(origin):
+            continue
+        if spec.submodule_search_locations is None:
+            sources = [(name, Path(origin))]
+        else:
+            sources = [(f"{name}/{path.name}", path) for path in sorted(Path(origin).parent.glob("*.py"))]
+        for label, path in sources:
+            stat = path.stat()
+            parts.append(f"{label}:{stat.st_size}:{stat.st_mtime_ns}")
     return "|".join(parts)
 
 
