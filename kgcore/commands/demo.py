@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="export the synthetic demo world, or rebuild the pretrained demo runs",
         description="The demo world is a synthetic knowledge graph of invented people whose "
-                    "profession-by-gender counts follow published figures (kgcore/demo.py lists them). "
+                    "profession-by-gender counts follow published figures (kgcore/demo/skews.py lists them). "
                     "--export writes its triples; --rebuild trains the demo models on it and writes their run "
                     "folders and bias tables, byte-identical for the same seed, torch version and CPU.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -1,0 +1,26 @@
+"""The demo world: a synthetic, seeded knowledge graph shaped like the people part of Wikidata.
+
+It exists so that the package (and the dashboard) can show real results offline, without shipping
+FB15k-237. Everything in it is invented (the countries, cities, organisations, religions, ethnic groups and
+people; any resemblance of a generated name to a real person is coincidental) except the skew it is built
+to show: each profession's share of women, from published figures.
+
+- ``skews``: the sourced table of profession-by-gender shares and the whitelist of legitimate skews.
+- ``vocabulary``: the world's relations, gender values and spec, and the invented names it draws from.
+- ``config``: a world's settings (``DemoWorldConfig``) and the profession quotas they imply.
+- ``world``: the seeded generator (``generate_demo_world``) and the cached ``KnowledgeGraph`` of it.
+- ``export``: the world written to a folder (``write_demo_world``) and ``world_summary``.
+"""
+from .config import DemoWorldConfig, profession_quotas
+from .export import world_summary, write_demo_world
+from .skews import (DEFAULT_WHITELIST, GENDER_RATIO_SOURCES, PROFESSION_SKEWS, PROFESSIONS, ProfessionSkew,
+                    expected_female_share, skew_table)
+from .vocabulary import DEMO_SPEC, occupation_id
+from .world import SYNTHETIC_NOTICE, demo_graph, generate_demo_world, load_demo_source
+
+__all__ = [
+    "DemoWorldConfig", "ProfessionSkew", "PROFESSION_SKEWS", "PROFESSIONS", "DEFAULT_WHITELIST", "DEMO_SPEC",
+    "SYNTHETIC_NOTICE", "GENDER_RATIO_SOURCES", "generate_demo_world", "demo_graph", "load_demo_source",
+    "write_demo_world", "profession_quotas", "skew_table", "expected_female_share", "world_summary",
+    "occupation_id",
+]
