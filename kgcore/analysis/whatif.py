@@ -71,7 +71,7 @@ def person_facts(graph: KnowledgeGraph, person: int | str, exclude_target: bool 
     leaving out the target relation (profession) unless ``exclude_target`` is False."""
     from .people import resolve_person  # one way of naming people across kgcore
 
-    pid = _resolve_person(graph, person)
+    pid = resolve_person(graph, person)
     train = graph.splits["train"]
     skip = graph.relation_to_id.get(graph.spec.target) if exclude_target and graph.spec.target else None
     facts: list[Triple] = []
