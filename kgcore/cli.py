@@ -14,19 +14,13 @@ COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kgcore",
-        description="Train knowledge graph embeddings (TransE, KL-debiased TransE, Bose & Hamilton filters), "
-                    "evaluate link prediction, and measure social bias.",
+        description="Train knowledge graph embeddings (Basic, KL-debiased, Bose & Hamilton filters; TransE, "
+                    "DistMult or ComplEx scores), evaluate link prediction, and measure social bias.",
     )
     parser.add_argument("--version", action="version", version=f"kgcore {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.commands.{name}":
-                continue  # command not installed in this version
-            raise
-        module.register(subparsers)
+        importlib.import_module(f".commands.{name}", __package__).register(subparsers)
     return parser
 
 

@@ -69,15 +69,22 @@ def holds_run(path: str | os.PathLike) -> bool:
     return (path / "model.pt").exists() or (path / "config.json").exists()
 
 
-def save_run(path: str | os.PathLike, model: KGEModel, graph: KnowledgeGraph, data: DataSource,
-             train_config: TrainConfig, result: TrainResult | None = None,
-             metrics: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
-    """Write a run folder; refuses to replace an existing run unless ``overwrite``."""
+def check_run_destination(path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse to write a run where a file is, or over an existing run unless ``overwrite`` (checked before
+    training, so no training is lost to a wrong destination)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} is a file, not a run folder; choose another --out.")
     if holds_run(path) and not overwrite:
         raise CheckpointError(f"{path} already holds a run; choose another --out or pass --overwrite.")
+
+
+def save_run(path: str | os.PathLike, model: KGEModel, graph: KnowledgeGraph, data: DataSource,
+             train_config: TrainConfig, result: TrainResult | None = None,
+             metrics: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+    """Write a run folder; refuses to replace an existing run unless ``overwrite``."""
+    path = Path(path)
+    check_run_destination(path, overwrite)
     path.mkdir(parents=True, exist_ok=True)
     config = {
         "kgcore_version": __version__,
@@ -168,8 +175,7 @@ def load_run(path: str | os.PathLike, graph: KnowledgeGraph | None = None, devic
             f"{graph.num_relations} (or other ids). Load it with the data it was trained on."
         )
     model = build_model(model_config, graph)
-    if hasattr(model, "load_extra_state"):
-        model.load_extra_state(config.get("model_state", {}))
+    model.load_extra_state(config.get("model_state", {}))
     state = load_state_dict(path / "model.pt")
     own = model.state_dict()
     if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):

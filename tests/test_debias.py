@@ -22,7 +22,9 @@ from kgcore.data.datasets import DataSource
 from kgcore.errors import CheckpointError, KGError, SpecError
 from kgcore.data.graph import KnowledgeGraph
 from kgcore.models import ModelConfig, build_model
-from kgcore.models.kl_kernel import kl_loss, kl_loss_torch
+from kgcore.models.interactions.transe import TransEL1
+from kgcore.models.kl import kl_divergence
+from kgcore.models.kl_kernel import kl_loss_l1
 from kgcore.analysis.probe import leakage_probe, prediction_leakage
 from kgcore.runs import load_run, save_run
 from kgcore.data.spec import Attribute, DatasetSpec
@@ -80,8 +82,8 @@ def trained(world):
     _, graph, _ = world
     return {
         "transe": fit(graph),
-        "kl": fit(graph, model="kl", debias=["gender"], kl_weight=1.0),
-        "kl_whitelist": fit(graph, model="kl", debias=["gender"], kl_weight=1.0, whitelist=WHITELIST),
+        "kl": fit(graph, model="kl", debias=["gender"], options={"kl_weight": 1.0}),
+        "kl_whitelist": fit(graph, model="kl", debias=["gender"], options={"kl_weight": 1.0, "whitelist": WHITELIST}),
         "bose": fit(graph, model="bose", debias=["gender"]),
     }
 
@@ -161,7 +163,7 @@ def test_whitelisted_profession_keeps_its_association(world, trained):
 
 def test_kl_marginal_target(world):
     _, graph, _ = world
-    model, _ = fit(graph, model="kl", debias=["gender"], kl_weight=1.0, kl_target="marginal", epochs=15)
+    model, _ = fit(graph, model="kl", debias=["gender"], options={"kl_target": "marginal"}, epochs=15)
     table = graph.attribute_table("gender")
     people = table.person_ids[table.membership.any(1)]
     marginal = table.counts().float() / table.counts().sum()
@@ -211,8 +213,8 @@ def test_prediction_leakage_of_a_reversed_attribute():
 def test_kl_reversed_attribute_and_several_weights(tmp_path):
     """Several attributes at once, one stored value -> person, each with its own weight."""
     graph = two_attribute_graph(200)
-    model, result = fit(graph, epochs=12, model="kl", debias=["gender", "group"], kl_weight=1.0,
-                        extra={"kl_weights": {"group": 2.0}})
+    model, result = fit(graph, epochs=12, model="kl", debias=["gender", "group"],
+                        options={"kl_weight": {"*": 1.0, "group": 2.0}})
     assert set(result.history[-1].extras) == {"kl_gender", "kl_group"}
     table = graph.attribute_table("group")
     people = table.person_ids[table.membership.any(1)]
@@ -222,7 +224,7 @@ def test_kl_reversed_attribute_and_several_weights(tmp_path):
         assert torch.allclose(model.attribute_scores(people, 1), direct)  # S(group, r, person) for each group
         assert float(model.kl_to_target(people, 1).mean()) < 0.02
     only_gender, result = fit(graph, epochs=1, model="kl", debias=["gender", "group"],
-                              extra={"kl_weights": {"group": 0.0}})
+                              options={"kl_weight": {"group": 0.0}})
     assert set(result.history[-1].extras) == {"kl_gender"}
 
 
@@ -245,8 +247,9 @@ def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
     graph = two_attribute_graph(120, groups={p: names[i % 3] for i, p in enumerate(PROFESSIONS)})
     assert graph.attribute_table("group").value_ids.numel() == 3
     seed_everything(0)
-    model = build_model(ModelConfig(model="kl", dim=12, p_norm=1, debias=["gender", "group"], kl_weight=1.5,
-                                    extra={"kl_weights": {"group": group_weight}, "kl_direction": direction}), graph)
+    model = build_model(ModelConfig(model="kl", dim=12, interaction="transe-l1", debias=["gender", "group"],
+                                    options={"kl_weight": {"*": 1.5, "group": group_weight},
+                                             "kl_direction": direction}), graph)
     model.train()
     pos = graph.splits["train"][:200]
     neg, _ = NegativeSampler(graph.num_entities, 2).sample(pos, torch.Generator().manual_seed(1))
@@ -285,7 +288,7 @@ def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
     training triple, whitelisted or not; the KL term's fast path equals the hooks' path."""
     _, graph, _ = world
     seed_everything(0)
-    model = build_model(ModelConfig(model="kl", dim=16, p_norm=p_norm, debias=["gender"], whitelist=whitelist), graph)
+    model = build_model(ModelConfig(model="kl", dim=16, interaction=f"transe-l{p_norm}", debias=["gender"], options={"whitelist": whitelist}), graph)
     with torch.no_grad():
         for vectors in model.attribute_vectors:
             vectors.normal_()
@@ -321,9 +324,10 @@ def test_fused_kl_kernel_matches_torch(predicted_first):
     for fn in ("fused", "torch"):
         inputs = [x.clone().requires_grad_(True) for x in (people, values, relation)]
         if fn == "fused":
-            loss = kl_loss(inputs[0], inputs[1], inputs[2], -1.0, log_target, 1, 0.7, predicted_first)
+            loss = kl_loss_l1(inputs[0], inputs[1], inputs[2], -1.0, log_target, 0.7, predicted_first)
         else:
-            loss = 0.7 * kl_loss_torch(inputs[0] - inputs[2], inputs[1], log_target, 1, predicted_first)
+            scores = TransEL1().score_heads(inputs[2][None], inputs[0], inputs[1])  # S(v, r, person)
+            loss = 0.7 * kl_divergence(scores, log_target, predicted_first).mean()
         loss.backward()
         grads.append((loss.detach(), *[x.grad for x in inputs]))
     for a, b in zip(*grads):
@@ -337,7 +341,7 @@ def test_bose_filters_lower_gender_leakage(world, trained):
     basic, filtered = probe_auc(trained["transe"][0], graph), probe_auc(model, graph)
     assert filtered < basic - 0.08, (filtered, basic)
     # The adversary does the work, not the filter network alone (gamma = 0: filters, no discriminators).
-    no_adversary = probe_auc(fit(graph, model="bose", debias=["gender"], extra={"gamma": 0.0})[0], graph)
+    no_adversary = probe_auc(fit(graph, model="bose", debias=["gender"], options={"gamma": 0.0})[0], graph)
     assert filtered < no_adversary - 0.08, (filtered, no_adversary)
     extras = result.history[-1].extras
     assert {"adversary", "disc_loss_gender", "disc_acc_gender"} <= set(extras)
@@ -460,8 +464,8 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
         pytest.skip("numba not installed")
     graph = two_attribute_graph(120)
     seed_everything(0)
-    fused_model = build_model(ModelConfig(model="bose", dim=12, p_norm=1, debias=["gender", "group"],
-                                          extra={"adversary_loss": adversary, "gamma": 2.0}), graph)
+    fused_model = build_model(ModelConfig(model="bose", dim=12, interaction="transe-l1", debias=["gender", "group"],
+                                          options={"adversary_loss": adversary, "gamma": 2.0}), graph)
     reference_model = copy.deepcopy(fused_model)
     batch = graph.splits["train"][:300]
     neg, _ = NegativeSampler(graph.num_entities, 2).sample(batch, torch.Generator().manual_seed(1))
@@ -499,8 +503,8 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
 
 # ---------------------------------------------------------------------------------------------- runs, CLI
 @pytest.mark.parametrize("options", [
-    {"model": "kl", "debias": ["gender"], "whitelist": WHITELIST},
-    {"model": "kl", "debias": ["gender"], "kl_target": "marginal"},
+    {"model": "kl", "debias": ["gender"], "options": {"whitelist": WHITELIST}},
+    {"model": "kl", "debias": ["gender"], "options": {"kl_target": "marginal"}},
     {"model": "bose", "debias": ["gender"]},
 ])
 def test_save_and_load_give_identical_scores(world, tmp_path, options):
@@ -524,7 +528,7 @@ def test_save_and_load_give_identical_scores(world, tmp_path, options):
 
 def test_load_refuses_a_whitelist_that_resolves_differently(world, tmp_path):
     folder, graph, _ = world
-    model, result = fit(graph, epochs=1, model="kl", debias=["gender"], whitelist=WHITELIST)
+    model, result = fit(graph, epochs=1, model="kl", debias=["gender"], options={"whitelist": WHITELIST})
     save_run(tmp_path / "run", model, graph, DataSource(data_dir=str(folder), spec=SPEC), TrainConfig(), result)
     config_path = tmp_path / "run" / "config.json"
     config = json.loads(config_path.read_text())
@@ -546,7 +550,7 @@ def test_cli_trains_kl_with_a_whitelist_file(world, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["test_mrr"] > 0
     config = json.loads((out / "config.json").read_text())
-    assert config["model"]["model"] == "kl" and config["model"]["kl_weight"] == 2.0
+    assert config["model"]["model"] == "kl" and config["model"]["options"]["kl_weight"] == {"*": 2.0}
     assert config["model_state"]["whitelist"] == [[PROFESSION, "nun"]]
     run = load_run(out)
     assert run.model.whitelist_names == [[PROFESSION, "nun"]]
@@ -577,12 +581,12 @@ def test_model_options_are_checked(world):
     with pytest.raises(SpecError, match="religion"):
         build_model(ModelConfig(model="kl", debias=["religion"]), graph)
     with pytest.raises(SpecError, match="kl_target"):
-        build_model(ModelConfig(model="kl", debias=["gender"], kl_target="flat"), graph)
+        build_model(ModelConfig(model="kl", debias=["gender"], options={"kl_target": "flat"}), graph)
     with pytest.raises(SpecError, match="gamma_typo"):
-        build_model(ModelConfig(model="bose", debias=["gender"], extra={"gamma_typo": 1}), graph)
+        build_model(ModelConfig(model="bose", debias=["gender"], options={"gamma_typo": 1}), graph)
     with pytest.raises(SpecError, match="KL weights are given for attributes that are not debiased: religion"):
-        build_model(ModelConfig(model="kl", debias=["gender"], extra={"kl_weights": {"religion": 1.0}}), graph)
+        build_model(ModelConfig(model="kl", debias=["gender"], options={"kl_weight": {"religion": 1.0}}), graph)
     # A tail given by its label resolves to the entity; '*' whitelists the whole relation.
-    model = build_model(ModelConfig(model="kl", debias=["gender"], whitelist=[[PROFESSION, "NUN"], ["born_in", "*"]]),
+    model = build_model(ModelConfig(model="kl", debias=["gender"], options={"whitelist": [[PROFESSION, "NUN"], ["born_in", "*"]]}),
                         graph)
     assert sorted(model.whitelist_names) == sorted([[PROFESSION, "nun"], ["born_in", "*"]])

@@ -9,7 +9,7 @@ from kgcore import kernels
 from kgcore.training.optimizers import DenseAdam, RowOptimizer
 from kgcore.models.embedding import RowEmbedding, unit_norm
 from kgcore.training.evaluate import realistic_ranks
-from kgcore.models.interactions import transe_score_all
+from kgcore.models.interactions.transe import distance_all
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 
@@ -18,14 +18,14 @@ def test_l1_kernel_matches_cdist():
     g = torch.Generator().manual_seed(0)
     queries, candidates = torch.randn(13, 20, generator=g), torch.randn(57, 20, generator=g)
     with torch.no_grad():
-        fast = transe_score_all(queries, candidates, 1)
+        fast = distance_all(queries, candidates, 1)
     reference = -torch.cdist(queries, candidates, p=1)
     assert torch.allclose(fast, reference, atol=1e-4)
 
 
 def test_l1_under_autograd_stays_differentiable():
     queries = torch.randn(3, 5, requires_grad=True)
-    scores = transe_score_all(queries, torch.randn(4, 5), 1)
+    scores = distance_all(queries, torch.randn(4, 5), 1)
     scores.sum().backward()
     assert queries.grad is not None and queries.grad.abs().sum() > 0
 
@@ -90,7 +90,7 @@ def test_dense_adam_matches_torch_adam(amsgrad):
 def test_l2_gradient_is_finite_when_a_candidate_equals_the_query():
     query = torch.tensor([[0.5, -0.5]], requires_grad=True)
     candidates = torch.tensor([[0.5, -0.5], [1.0, 1.0]], requires_grad=True)
-    transe_score_all(query, candidates, 2).sum().backward()
+    distance_all(query, candidates, 2).sum().backward()
     assert torch.isfinite(query.grad).all() and torch.isfinite(candidates.grad).all()
 
 
@@ -101,7 +101,7 @@ def test_parallel_kernels_leave_torch_thread_count_alone():
     try:
         torch.set_num_threads(1)
         query, candidates = torch.rand(9, 16), torch.rand(50, 16)
-        scores = transe_score_all(query, candidates, 1)
+        scores = distance_all(query, candidates, 1)
         realistic_ranks(scores, torch.zeros(9, dtype=torch.long))
         assert torch.get_num_threads() == 1
     finally:
@@ -125,7 +125,7 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
                                                                rng.integers(0, 40, 300))]
     graph = KnowledgeGraph({"train": triples})
     seed_everything(0)
-    model = build_model(ModelConfig(dim=8, p_norm=1), graph)
+    model = build_model(ModelConfig(dim=8, interaction="transe-l1"), graph)
     pos = graph.splits["train"][:50]
     neg, _ = NegativeSampler(graph.num_entities, num_negatives).sample(pos, torch.Generator().manual_seed(1))
     neg[0, 0] = pos[0]
@@ -149,10 +149,10 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 @pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]},
                                            {"model": "bose", "debias": ["gender"]},
                                            {"model": "bose", "debias": ["gender"],
-                                            "extra": {"adversary_loss": "l1", "d_steps": 2}}])
+                                            "options": {"adversary_loss": "l1", "d_steps": 2}}])
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
-    """TransE, the KL model (its KL term in the same kernel, see ``KLDebiasedTransE.fused_step``) and Bose &
-    Hamilton's filters (``BoseHamiltonTransE.fused_step``: every weight, filters and discriminators too)."""
+    """TransE, the KL model (its KL term in the same kernel, see ``KLDebiased.fused_step``) and Bose &
+    Hamilton's filters (``BoseHamilton.fused_step``: every weight, filters and discriminators too)."""
     from kgcore.training import fused
     from kgcore.training.evaluate import evaluate
     from kgcore.models import ModelConfig, build_model
@@ -160,14 +160,14 @@ def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch,
 
     def run():
         seed_everything(0)
-        model = build_model(ModelConfig(dim=16, p_norm=1, **model_options), toy_graph)
+        model = build_model(ModelConfig(dim=16, interaction="transe-l1", **model_options), toy_graph)
         result = train(model, toy_graph, TrainConfig(epochs=5, batch_size=64, lr=0.01, seed=0), progress=False)
         return model, result
 
     cpu = torch.device("cpu")
-    assert fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph), TrainConfig(), cpu)
-    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=2, **model_options), toy_graph), TrainConfig(), cpu)
-    assert not fused.applies(build_model(ModelConfig(dim=4, p_norm=1, **model_options), toy_graph),
+    assert fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l1", **model_options), toy_graph), TrainConfig(), cpu)
+    assert not fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l2", **model_options), toy_graph), TrainConfig(), cpu)
+    assert not fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l1", **model_options), toy_graph),
                              TrainConfig(loss="softplus"), cpu)
     fast_model, fast = run()
     monkeypatch.setattr(fused, "ENABLED", False)

@@ -1,70 +1,46 @@
 """Per-profession bias scores by embedding perturbation (Fisher, Palfrey, Christodoulopoulos & Mittal,
-"Measuring social bias in knowledge graph embeddings", arXiv:1912.02761, Section 3), and the one-number
-summary used to compare models (Fisher, Mittal, Palfrey & Christodoulopoulos, "Debiasing knowledge graph
-embeddings", EMNLP 2020, results table "gender bias").
+"Measuring social bias in knowledge graph embeddings", AKBC 2020 workshop, Sec. 3.2).
 
-The measurement asks the model, not the data: *if the model believed this person were more male (more
+The measure asks the model, not the data: *if the model believed this person were more male (more
 female, more of religion X), how would its belief about their profession move?* For every person j with a
 recorded value of the attribute and every value v:
 
-(1) Perturbation (Sec. 3 of arXiv:1912.02761). Starting from j's *base* embedding e_j, take ``steps``
-    gradient-ascent steps of size alpha (``step_size``) on the attribute score
+(1) Perturbation. Starting from j's *base* embedding e_j, take ``steps`` gradient-ascent steps of size
+    alpha (``step_size``) on the attribute score
 
         e_j <- e_j + alpha * d/de_j [ S(j, r_a, v) - mean_{u != v} S(j, r_a, u) ]
 
-    where S is the model's triple score (higher = more plausible) and r_a the attribute relation. For
-    a binary attribute this is S(j, gender, male) - S(j, gender, female): the update the public
-    reimplementations of the measure use (one step towards one value and away from the other); for a
-    multi-valued attribute (religion, ethnicity, nationality) it is "one value against the rest". With
-    ``contrast=False`` only S(j, r_a, v) is raised. A single step (``steps=1``) is the paper's measure;
-    more steps give the animation of ``person_trajectory``.
+    where S is the model's triple score (its interaction; higher = more plausible) and r_a the attribute
+    relation. For a binary attribute this is S(j, gender, male) - S(j, gender, female); with more values it
+    is "one value against the mean of the rest", as the paper says. With ``contrast=False`` only
+    S(j, r_a, v) is raised. A single step is the paper's measure; more steps give ``person_trajectory``.
 
 (2) Response. For every profession p, the change of the softmax probability over all professions
     P(p | j) = exp S(j, r_p, p) / sum_q exp S(j, r_p, q),
 
-        delta_jp = P(p | j') - P(p | j)       (default, ``use_probability=True``),
+        delta_jp = P(p | j') - P(p | j)       (``use_probability=True``),
 
-    or of the raw score, delta_jp = S(e_j', r_p, p) - S(e_j, r_p, p) (``use_probability=False``).
-    The probability is the default because it ignores a shift common to every profession: one step
-    often moves a person towards (or away from) all professions alike, and the raw-score change then
-    has the same sign for almost every profession. Measured on FB15k-237 (TransE L1, dim 50, 20 epochs,
-    seed 0): with raw scores model, actor, film director and composer all got B_female < 0 (in the right
-    order, but shifted); with probabilities model and actor are on the female side and film director and
-    composer on the male side. Both measures are computed and returned.
+    or of the raw score, delta_jp = S(e_j', r_p, p) - S(e_j, r_p, p) (``use_probability=False``, the
+    paper's). The probability ignores a shift common to every profession: one step can move a person
+    towards (or away from) all professions alike, and the raw-score change then has the same sign for
+    almost every profession. Both measures are computed and returned.
 
-(3) Aggregation over people: B_p^v = (1 / |J|) * sum_j delta_jp  (the mean, so scores are comparable
-    between attributes and graphs with different numbers of people). B_p^v > 0: moving a person towards
-    v makes the model find profession p more plausible for them.
+(3) Aggregation over people: B_p^v = (1 / |J|) * sum_j delta_jp. B_p^v > 0: moving a person towards v
+    makes the model find profession p more plausible for them.
 
-Reading notes (documented choices where the text leaves room):
-
-- The search tool exposed only the opening pages of both papers, so the formulas above follow the issue's
-  description of Section 3 and two public reimplementations of the measure (the "translational
-  likelihood" of Keidar et al., EMNLP Findings 2021, code mianzg/kgbiasdetec, and a MuRP/MuRE
-  reimplementation), which both take one step on the male-minus-female score and average the score change
-  over people. The default step size, 1e-3, is the one the first of them uses; in the one-step measure it
-  only sets the scale (the first-order change is linear in alpha), not the ranking of professions. Both
-  reimplementations report the raw-score change; the softmax form is the issue's alternative, chosen as
-  default for the reason given in (2).
-- The perturbed embedding is not projected back onto TransE's unit sphere: the measure asks about the
-  model's score function near the trained embedding, not about a new training step.
-- Models perturb the *base* embedding (before ``represent``), so a Bose & Hamilton filter or any other
-  representation is part of the response the measure sees.
-- Reversed attributes (FB15k-237's ``/people/ethnicity/people`` stores value -> person): the score raised
-  is S(v, r_a, j), with the person as the *tail*. ``score_head_embeddings`` only frees the head, so the
-  score is written out in TransE's form from the model's own representations,
-  S(v, r_a, j) = -|| e_v + r_a - represent(e_j) ||_p, which is how every model in kgcore scores
-  (debiased models change ``represent`` or add loss terms). A model with a different score can provide
-  ``score_tail_embeddings(tail_emb, r, heads, tail_ids) -> [B, H]`` and it is used instead.
-- Gender in these data is recorded with two values; the scores describe what the model associates with
-  those recorded values, never what any group of people is.
+Choices where the paper leaves room: the perturbed embedding is not projected back onto a unit sphere (the
+measure asks about the score near the trained embedding, not about a training step); models perturb the
+*base* embedding (before ``represent``), so Bose & Hamilton's filters are part of the response; for
+attributes stored value -> person (FB15k-237's ethnicity) the score raised is S(v, r_a, j) with the person
+as the tail (``KGEModel.score_tail_embeddings``). Gender in these data is recorded with two values; the
+scores describe what the model associates with those recorded values, never what any group of people is.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -130,30 +106,13 @@ class BiasResult:
         return len(self.values) == 2
 
 
-def _score_as_tail(model: KGEModel, tail_emb: torch.Tensor, relation: int, heads: torch.Tensor,
-                   tail_ids: torch.Tensor) -> torch.Tensor:
-    """S(head, r, tail) for free *tail* base embeddings [B, D] against entity heads [H]: [B, H].
-
-    For attributes stored value -> person. Uses the model's ``score_tail_embeddings`` when it has one,
-    otherwise TransE's form on the model's representations (see the module docstring)."""
-    custom: Callable | None = getattr(model, "score_tail_embeddings", None)
-    if custom is not None:
-        return custom(tail_emb, relation, heads, tail_ids)
-    from ..models.interactions import transe_score_all
-
-    tail = model.represent(tail_emb, tail_ids)
-    rel = model.relation(torch.tensor([int(relation)], device=tail_emb.device))
-    query = model.entity_vectors(heads) + rel  # [H, D]: e_v + r
-    return transe_score_all(tail, query, model.p_norm)  # -||tail - (e_v + r)|| = S(v, r, tail)
-
-
 def attribute_scores(model: KGEModel, emb: torch.Tensor, person_ids: torch.Tensor, table: AttributeTable,
                      values: torch.Tensor | None = None) -> torch.Tensor:
     """Scores of (person, r_a, u) for every value u ([P, V]; or only ``values``), differentiable in the base
     embeddings ``emb``; for reversed attributes the score of (u, r_a, person)."""
     values = (table.value_ids if values is None else values).to(emb.device)
     if table.reversed:
-        return _score_as_tail(model, emb, table.relation_id, values, person_ids)
+        return model.score_tail_embeddings(emb, table.relation_id, values, person_ids)
     return model.score_head_embeddings(emb, table.relation_id, values, heads=person_ids)
 
 

@@ -108,6 +108,7 @@ class ShiftScene:
     projection: Projection
     backdrop: pd.DataFrame
     path: pd.DataFrame
+    arrows: bool = True  # False: the interaction is no translation, and the arrow tips are NaN
 
 
 def scored_vectors(model: "KGEModel", ids: torch.Tensor | None = None,
@@ -136,29 +137,43 @@ def backdrop_ids(graph: "KnowledgeGraph", attribute: str, n_people: int = 400,
 
 def fit_scene_projection(model: "KGEModel", graph: "KnowledgeGraph", attribute: str, method: str = "pca",
                          seed: int = 0, n_people: int = 400) -> Projection:
-    """Fit the map once per (model, attribute, method) on the backdrop and on the backdrop people moved
-    by the attribute and profession relations, so arrow tips land in fitted territory."""
+    """Fit the map once per (model, attribute, method) on the backdrop and, for translational
+    interactions, on the tips of the backdrop people's relation arrows, so arrow tips land in fitted
+    territory."""
     ids = backdrop_ids(graph, attribute, n_people, seed)
     people = scored_vectors(model, ids["person"])
-    relations = _relation_vectors(model, graph, attribute)
-    parts = [scored_vectors(model, ids["profession"]), scored_vectors(model, ids["value"]), people,
-             people + relations["attribute"], people + relations["profession"]]
+    parts = [scored_vectors(model, ids["profession"]), scored_vectors(model, ids["value"]), people]
+    tips = arrow_tips(model, graph, attribute, people)
+    if tips is not None:
+        parts += [tips["attribute"], tips["profession"]]
     return fit_projection(torch.cat(parts).numpy(), method=method, seed=seed)
 
 
-def _relation_vectors(model: "KGEModel", graph: "KnowledgeGraph", attribute: str) -> dict[str, torch.Tensor]:
+def arrow_tips(model: "KGEModel", graph: "KnowledgeGraph", attribute: str,
+               people: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """Where each person's attribute and profession relations point in entity space (h + r for TransE),
+    or None when the model's interaction is not a translation (DistMult, ComplEx compare by products:
+    there is no point in entity space to draw an arrow to).
+
+    For an attribute stored value -> person the arrow points at the value whose translation reaches the
+    person (``head_query``: person - r)."""
+    interaction = model.interaction
+    if not interaction.translational:
+        return None
     table = graph.attribute_table(attribute)
     device = model.entity.weight.device
     with torch.no_grad():
-        attr = model.relation(torch.tensor([table.relation_id], device=device)).cpu()
-        prof = model.relation(torch.tensor([graph.target_table.relation_id], device=device)).cpu()
-    # Stored value -> person: the person is reached by e_v + r, so the person points at the value with -r.
-    return {"attribute": -attr if table.reversed else attr, "profession": prof}
+        attr = model.relation_vector(table.relation_id, device).cpu()
+        prof = model.relation_vector(graph.target_table.relation_id, device).cpu()
+        towards_value = (interaction.head_query(attr, people) if table.reversed
+                         else interaction.tail_query(people, attr))
+        return {"attribute": towards_value, "profession": interaction.tail_query(people, prof)}
 
 
 def shift_scene(model: "KGEModel", graph: "KnowledgeGraph", trajectory: "PersonTrajectory",
                 projection: Projection, n_people: int = 400, seed: int = 0) -> ShiftScene:
-    """Place a ``PersonTrajectory`` (kgcore.analysis.measure) and the backdrop with one fitted ``projection``."""
+    """Place a ``PersonTrajectory`` (kgcore.analysis.trajectory) and the backdrop with one fitted
+    ``projection``. Arrow tips are NaN when the interaction is not a translation (``ShiftScene.arrows``)."""
     ids = backdrop_ids(graph, trajectory.attribute, n_people, seed)
     rows = []
     for kind, entity_ids in ids.items():
@@ -169,14 +184,15 @@ def shift_scene(model: "KGEModel", graph: "KnowledgeGraph", trajectory: "PersonT
     pid = graph.entity_to_id[trajectory.person]
     steps = torch.as_tensor(trajectory.embeddings, dtype=torch.float32)
     person = scored_vectors(model, torch.full((steps.shape[0],), pid, dtype=torch.long), base=steps)
-    relations = _relation_vectors(model, graph, trajectory.attribute)
     here = projection.transform(person)
-    attr_tip = projection.transform(person + relations["attribute"])
-    prof_tip = projection.transform(person + relations["profession"])
+    tips = arrow_tips(model, graph, trajectory.attribute, person)
+    nowhere = np.full_like(here, np.nan)
+    attr_tip = projection.transform(tips["attribute"]) if tips is not None else nowhere
+    prof_tip = projection.transform(tips["profession"]) if tips is not None else nowhere
     path = pd.DataFrame({"step": np.arange(len(here)), "x": here[:, 0], "y": here[:, 1],
                          "ax": attr_tip[:, 0], "ay": attr_tip[:, 1], "px": prof_tip[:, 0], "py": prof_tip[:, 1]})
-    return ShiftScene(projection=projection, backdrop=backdrop, path=path)
+    return ShiftScene(projection=projection, backdrop=backdrop, path=path, arrows=tips is not None)
 
 
 __all__ = ["Projection", "fit_projection", "METHODS", "ShiftScene", "shift_scene", "fit_scene_projection",
-           "backdrop_ids", "scored_vectors"]
+           "backdrop_ids", "scored_vectors", "arrow_tips"]

@@ -8,12 +8,12 @@ fact:
 
     e* = argmax_e  (1 / |F|) * sum_{(h, r, t) in F}  S(h, r, t)   with the person's slot filled by e,
 
-where S is the model's own score (higher = more plausible; for TransE S = -||e + r - t||_p, Bordes et
-al. 2013), optimised with Adam (learning rate decayed to zero on a cosine) from the translation average
-(mean of t - r over the person's head facts), and kept on the unit sphere when the model constrains
-entities that way. The model's weights are frozen:
-this is how the trained model would place a newcomer with these facts (without negative samples, which
-only matter for the other entities). The profession ranking is then the softmax over the target
+where S is the model's own score (its interaction; higher = more plausible), optimised with Adam
+(learning rate decayed to zero on a cosine) from the mean of the vectors the interaction rates highest for
+each fact (``Interaction.head_query`` / ``tail_query``: t - r for TransE), and kept on the unit sphere
+when the model constrains entities that way. The model's weights are frozen: this is how the trained
+model would place a newcomer with these facts (without negative samples, which only matter for the other
+entities). The profession ranking is then the softmax over the target
 relation's values of S(e*, r_profession, p).
 
 For a person already in the graph the facts are their training triples except the target relation
@@ -155,14 +155,12 @@ def check_facts(graph: KnowledgeGraph, facts: list[Triple]) -> None:
 def _fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
     """S of every fact with the person's slot filled by the base embedding ``emb`` [D], one model call per
     (relation, direction): [F] in the order of ``_fact_groups``."""
-    from .measure import _score_as_tail  # the one place that scores a free *tail* embedding
-
     scores = []
     for (rid, as_head), others in _fact_groups(graph, facts, emb.device):
         if as_head:
             scores.append(model.score_head_embeddings(emb[None], rid, others)[0])
         else:
-            scores.append(_score_as_tail(model, emb[None], rid, others, None)[0])
+            scores.append(model.score_tail_embeddings(emb[None], rid, others)[0])
     return torch.cat(scores)
 
 
@@ -186,12 +184,11 @@ def fit_person(model: KGEModel, graph: KnowledgeGraph, facts: list[Triple], step
         with torch.no_grad():
             guesses = []
             for h, r, t in facts:
-                rel = model.relation(torch.tensor([graph.relation_to_id[r]], device=device))[0]
-                if h == PERSON:
-                    guesses.append(model.entity.weight[graph.entity_to_id[t]] - rel)
-                else:
-                    guesses.append(model.entity.weight[graph.entity_to_id[h]] + rel)
-            start = torch.stack(guesses).mean(0)
+                rel = model.relation_vector(graph.relation_to_id[r], device)
+                other = model.entity.weight[graph.entity_to_id[t if h == PERSON else h]][None]
+                guesses.append(model.interaction.head_query(rel, other) if h == PERSON
+                               else model.interaction.tail_query(other, rel))
+            start = torch.cat(guesses).mean(0)
         normalise = bool(getattr(model.config, "entity_norm", False))
         emb = (unit_norm(start[None])[0] if normalise else start).clone().requires_grad_(True)
         optimizer = torch.optim.Adam([emb], lr=lr)

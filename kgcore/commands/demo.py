@@ -1,7 +1,7 @@
 """``python -m kgcore demo``: export the synthetic demo world, or rebuild the pretrained demo runs.
 
-``--rebuild`` generates the demo world from its seed, trains every demo model that is installed
-(``transe``, then the debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out``
+``--rebuild`` generates the demo world from its seed, trains the demo models (``transe``, then the
+debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out``
 (default ``assets/demo``) with ``bias_<attribute>.csv`` tables beside the run files, plus
 ``manifest.json`` (world size, timings, top professions). ``--export DIR`` writes the world's
 ``train/valid/test.txt`` and ``labels.tsv``.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,11 +25,10 @@ import torch
 from ..data.datasets import DataSource
 from ..demo import DEFAULT_WHITELIST, PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
 from ..errors import KGError
-from ..training.evaluate import evaluate
 from ..io import write_json, write_text
-from ..models import MODELS, ModelConfig, build_model
-from ..runs import save_run
-from ..training.loop import TrainConfig, seed_everything, train
+from ..models import MODELS, ModelConfig
+from ..training.loop import TrainConfig
+from ..training.pipeline import train_and_save
 
 DEFAULT_OUT = "assets/demo"
 DEMO_MODELS = ("transe", "kl", "bose")
@@ -43,10 +41,12 @@ TOP_PROFESSIONS = 5
 
 
 def demo_model_config(name: str, dim: int = DEMO_DIM) -> ModelConfig:
-    """The demo's configuration of each model: the debiased ones remove gender, with the demo whitelist."""
-    if name == "transe":
-        return ModelConfig(model="transe", dim=dim)
-    return ModelConfig(model=name, dim=dim, debias=["gender"], whitelist=[list(p) for p in DEFAULT_WHITELIST])
+    """The demo's configuration of each model: the debiased ones remove gender, the KL model with the demo
+    whitelist."""
+    if not MODELS[name].debiasing:
+        return ModelConfig(model=name, dim=dim)
+    options = {"whitelist": [list(p) for p in DEFAULT_WHITELIST]} if name == "kl" else {}
+    return ModelConfig(model=name, dim=dim, debias=["gender"], options=options)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--rebuild", action="store_true",
-                        help="train the demo models (transe, kl, bose: those installed) and write their runs")
+                        help="train the demo models and write their runs")
     action.add_argument("--export", metavar="DIR", help="write train/valid/test.txt and labels.tsv to DIR")
     world = parser.add_argument_group("world")
     world.add_argument("--seed", type=int, default=0, help="seed of the demo world")
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs = parser.add_argument_group("rebuild")
     runs.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder for the run folders")
     runs.add_argument("--models", default=",".join(DEMO_MODELS), metavar="M[,M]",
-                      help="models to train; those not installed are skipped with a note")
+                      help="models to train")
     runs.add_argument("--dim", type=int, default=DEMO_DIM, help="embedding dimension")
     runs.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help="training epochs per model")
     runs.add_argument("--batch-size", type=int, default=DEMO_BATCH_SIZE, help="training batch size")
@@ -89,10 +89,9 @@ def run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models:
         raise KGError("--models is empty; name at least one of " + ", ".join(DEMO_MODELS) + ".")
-    unknown = [m for m in models if m not in DEMO_MODELS and m not in MODELS]
+    unknown = [m for m in models if m not in MODELS]
     if unknown:
-        raise KGError(f"Unknown model(s) {', '.join(unknown)}; the demo trains {', '.join(DEMO_MODELS)} "
-                      f"(installed: {', '.join(sorted(MODELS))}).")
+        raise KGError(f"Unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}.")
     if args.threads < 1:
         raise KGError(f"--threads must be at least 1 (got {args.threads}).")
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.train_seed,
@@ -100,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     train_config.validate()
     manifest = rebuild(Path(args.out), config, models, train_config, dim=args.dim, threads=args.threads,
                        progress=not args.quiet)
-    print(json.dumps({k: manifest[k] for k in ("out", "world", "trained", "skipped", "bias_tables")}, indent=2))
+    print(json.dumps({k: manifest[k] for k in ("out", "world", "trained", "bias_tables")}, indent=2))
     return 0
 
 
@@ -124,36 +123,26 @@ def deterministic_torch(threads: int) -> Iterator[None]:
 
 def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config: TrainConfig,
             dim: int = DEMO_DIM, threads: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Train each installed model in ``models`` on the demo world and write ``out/<model>/`` run folders
+    """Train each model in ``models`` on the demo world and write ``out/<model>/`` run folders
     with bias tables, and ``out/manifest.json``. Returns the manifest."""
     source = DataSource(dataset="demo", options=config.to_dict())
     graph = source.load()
     manifest: dict[str, Any] = {
         "out": str(out), "notice": SYNTHETIC_NOTICE, "world": world_summary(graph),
         "world_config": config.to_dict(), "train_config": train_config.to_dict(), "dim": dim, "threads": threads,
-        "torch": torch.__version__, "trained": [], "skipped": [], "bias_tables": {}, "runs": {},
+        "torch": torch.__version__, "trained": [], "bias_tables": {}, "runs": {},
     }
     for name in models:
-        if name not in MODELS:
-            manifest["skipped"].append(name)
-            print(f"note: model {name!r} is not installed in this version of kgcore; skipped.")
-            continue
         with deterministic_torch(threads):
-            seed_everything(train_config.seed)
-            model = build_model(demo_model_config(name, dim), graph)
-            started = time.perf_counter()
-            result = train(model, graph, train_config, progress=progress)
-            seconds = time.perf_counter() - started
-            metrics: dict[str, Any] = {"train_seconds": seconds}
-            if graph.splits["test"].shape[0]:
-                metrics["test"] = evaluate(model, graph, "test", progress=False)
-        path = save_run(out / name, model, graph, source, train_config, result, metrics, overwrite=True)
+            trained = train_and_save(out / name, demo_model_config(name, dim), train_config, source, graph,
+                                     progress=progress, splits=("test",), overwrite=True)
+        model, result, path = trained.model, trained.result, trained.path
         tables, top = write_bias_tables(model, graph, path)
         manifest["trained"].append(name)
         manifest["bias_tables"][name] = tables
-        manifest["runs"][name] = {"path": str(path), "train_seconds": seconds,
+        manifest["runs"][name] = {"path": str(path), "train_seconds": trained.metrics["train_seconds"],
                                   "seconds_per_epoch": result.seconds_per_epoch,
-                                  "test_mrr": metrics.get("test", {}).get("mrr"), "top_professions": top,
+                                  "test_mrr": trained.metrics.get("test", {}).get("mrr"), "top_professions": top,
                                   **gender_summary(model, graph)}
     write_json(out / "manifest.json", manifest)
     write_text(out / "README.txt", f"{SYNTHETIC_NOTICE}\nRegenerate with: python -m kgcore demo --rebuild "
@@ -177,12 +166,9 @@ def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
 
 def write_bias_tables(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
     """``bias_<attribute>.csv`` for every attribute of the spec (per profession: counts, shares, B per value),
-    when ``kgcore.analysis.measure`` is installed; also the top professions per gender value for the manifest."""
-    try:
-        from ..analysis.measure import measure_bias
-    except ImportError:
-        print("note: kgcore.analysis.measure is not installed in this version; no bias tables written.")
-        return [], {}
+    and the top professions per gender value for the manifest."""
+    from ..analysis.measure import measure_bias
+
     written, top = [], {}
     for attribute in graph.spec.attribute_names:
         result = measure_bias(model, graph, attribute=attribute)

@@ -3,39 +3,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 from ..data.datasets import DataSource
-from ..training.evaluate import evaluate
-from ..models import MODELS, ModelConfig, build_model
-from ..runs import save_run
+from ..errors import SpecError
+from ..models import INTERACTIONS, MODELS, ModelConfig
+from ..models.interactions import DEFAULT_INTERACTION
+from ..training.pipeline import train_and_save
 from ..training.losses import LOSSES
-from ..training.loop import NEGATIVE_MODES, OPTIMIZERS, TrainConfig, train
+from ..training.loop import NEGATIVE_MODES, OPTIMIZERS, TrainConfig
 from .common import add_data_arguments, data_source_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model and write a run folder",
-        description="Train TransE (or a debiased variant) and write RUN_DIR with config.json, metrics.json, "
-                    "history.csv, model.pt and the id maps. Filtered valid/test metrics are computed at the end.",
+        description="Train a model (Basic or a debiased one, on any score function) and write RUN_DIR with "
+                    "config.json, metrics.json, history.csv, model.pt and the id maps. Filtered valid/test metrics "
+                    "are computed at the end.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_arguments(parser)
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default="transe", help=f"model: {', '.join(sorted(MODELS))}")
+    model.add_argument("--model", default="transe", choices=list(MODELS),
+                       help="; ".join(f"{e.name}: {e.label}" for e in MODELS.values()))
+    model.add_argument("--interaction", default=DEFAULT_INTERACTION, choices=list(INTERACTIONS),
+                       help="score function: " + "; ".join(f"{n}: {c.label}" for n, c in INTERACTIONS.items()))
     model.add_argument("--dim", type=int, default=100, help="embedding dimension")
-    model.add_argument("--p-norm", type=int, choices=(1, 2), default=1, help="TransE distance: L1 or L2")
     model.add_argument("--no-entity-norm", action="store_true",
-                       help="do not keep entity vectors on the unit sphere (for the nssa recipe)")
+                       help="do not keep entity vectors on the unit sphere")
     model.add_argument("--debias", default="", metavar="ATTR[,ATTR]",
-                       help="sensitive attributes to remove (kl and bose models), e.g. gender,religion")
-    model.add_argument("--kl-weight", type=parse_kl_weights, default="1", metavar="W[,ATTR=W]",
-                       help="lambda of the KL term (kl model): one weight for every debiased attribute, "
-                            "or per attribute, e.g. 1,religion=0.5 or gender=2,religion=0.5")
-    model.add_argument("--kl-target", choices=("uniform", "marginal"), default="uniform",
-                       help="target distribution of the KL term")
-    model.add_argument("--whitelist", metavar="FILE",
-                       help="attribute-embedding whitelist: lines of RELATION<TAB>TAIL (or RELATION alone)")
+                       help="sensitive attributes to remove (" + ", ".join(e.name for e in MODELS.values() if e.debiasing)
+                            + "), e.g. gender,religion")
+    add_model_options(parser)
     opt = parser.add_argument_group("training")
     opt.add_argument("--epochs", type=int, default=50)
     opt.add_argument("--batch-size", type=int, default=1024)
@@ -68,54 +66,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def parse_kl_weights(text: str) -> tuple[float, dict[str, float]]:
-    """``--kl-weight``: "W" for every attribute, "ATTR=W,..." per attribute, or both ("1,religion=0.5");
-    returns the default weight (1 unless given) and the per-attribute ones."""
-    default, weights = 1.0, {}
-    for item in (part.strip() for part in text.split(",")):
-        name, _, value = item.rpartition("=")
-        name = name.strip()
-        try:
-            weight = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not a weight: give a number or ATTRIBUTE=NUMBER") from None
-        if not weight >= 0 or weight == float("inf"):
-            raise argparse.ArgumentTypeError(f"{item!r}: KL weights must be finite and non-negative")
-        if "=" not in item:
-            default = weight
-        elif not name:
-            raise argparse.ArgumentTypeError(f"{item!r} names no attribute: give ATTRIBUTE=NUMBER")
-        elif name in weights:
-            raise argparse.ArgumentTypeError(f"the weight of {name!r} is given twice")
-        else:
-            weights[name] = weight
-    return default, weights
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of every model's options dataclass (``kgcore.models.registry``), grouped by model.
+    A flag left unset keeps the model's default; setting one for another model than ``--model`` is an error."""
+    for entry in MODELS.values():
+        specs = entry.option_specs()
+        if not specs:
+            continue
+        group = parser.add_argument_group(f"{entry.label} model ({entry.name})")
+        for spec in specs:
+            numeric = type(spec.default) if spec.parse is None and isinstance(spec.default, (int, float)) else None
+            group.add_argument(spec.flag, dest=f"option_{entry.name}_{spec.name}", default=argparse.SUPPRESS,
+                               choices=spec.choices, type=numeric,
+                               metavar=spec.metavar or (None if spec.choices else spec.name.upper()),
+                               help=f"{spec.help} (default: {_shown(spec.default)})")
+
+
+def _shown(default) -> str:
+    if isinstance(default, dict):
+        return ",".join(f"{v:g}" if k == "*" else f"{k}={v:g}" for k, v in default.items()) or "none"
+    return "none" if default in ([], None) else str(default)
 
 
 def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
-    from ..data.whitelist import read_whitelist  # local: only needed with --whitelist
-
-    return ModelConfig(
-        model=args.model, dim=args.dim, p_norm=args.p_norm, entity_norm=not args.no_entity_norm,
-        debias=[a.strip() for a in args.debias.split(",") if a.strip()],
-        kl_weight=args.kl_weight[0], kl_target=args.kl_target,
-        whitelist=read_whitelist(args.whitelist) if args.whitelist else [],
-        extra={"kl_weights": args.kl_weight[1]} if args.model == "kl" and args.kl_weight[1] else {},
-    )
+    entry = MODELS[args.model]
+    options: dict = {}
+    for other in MODELS.values():
+        for spec in other.option_specs():
+            value = getattr(args, f"option_{other.name}_{spec.name}", None)
+            if value is None:
+                continue
+            if other is not entry:
+                raise SpecError(f"{spec.flag} is an option of the {other.label} model ({other.name}), not of "
+                                f"{entry.name}; pass --model {other.name} or leave it out.")
+            options[spec.name] = spec.parse(value) if spec.parse else value  # KGError: one 'error:' line
+    return ModelConfig(model=args.model, dim=args.dim, interaction=args.interaction,
+                       entity_norm=not args.no_entity_norm,
+                       debias=[a.strip() for a in args.debias.split(",") if a.strip()], options=options)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..errors import CheckpointError
-    from ..runs import holds_run
-
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise CheckpointError(f"{args.out} is a file, not a run folder; choose another --out.")
-    if holds_run(args.out) and not args.overwrite:
-        raise CheckpointError(f"{args.out} already holds a run; choose another --out or pass --overwrite.")
     source: DataSource = data_source_from_args(args)
-    graph = source.load()
     model_config = model_config_from_args(args)
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
@@ -124,24 +115,11 @@ def run(args: argparse.Namespace) -> int:
         adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
         patience=args.patience, device=args.device, withheld_relations=args.withhold,
     )
-    train_config.validate()
-    from ..training.loop import seed_everything
-
-    seed_everything(args.seed)
-    model = build_model(model_config, graph)
-    started = time.perf_counter()
-    checkpoint = Path(args.out) / "checkpoint.pt"  # progress survives an interrupted run
-    result = train(model, graph, train_config, progress=not args.quiet, checkpoint_path=checkpoint)
-    metrics = {"train_seconds": time.perf_counter() - started}
-    if graph.splits["valid"].shape[0]:
-        metrics["valid"] = evaluate(model, graph, "valid", progress=not args.quiet)
-    if graph.splits["test"].shape[0] and not args.no_test:
-        started = time.perf_counter()
-        metrics["test"] = evaluate(model, graph, "test", progress=not args.quiet)
-        metrics["test_eval_seconds"] = time.perf_counter() - started
-    path = save_run(args.out, model, graph, source, train_config, result, metrics, overwrite=args.overwrite)
-    checkpoint.unlink(missing_ok=True)
-    summary = {"run": str(path), "seconds_per_epoch": result.seconds_per_epoch,
+    splits = ("valid",) if args.no_test else ("valid", "test")
+    trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet, splits=splits,
+                             overwrite=args.overwrite)
+    metrics = trained.metrics
+    summary = {"run": str(trained.path), "seconds_per_epoch": trained.result.seconds_per_epoch,
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}
     print(json.dumps(summary, indent=2))
     return 0

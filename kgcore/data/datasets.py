@@ -5,14 +5,13 @@ graph a model was trained on.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import DataError, KGError
 from .graph import KnowledgeGraph
-from .locations import cache_dir, find_fb15k237
+from .locations import DATA_DIR_ENV, cache_dir, find_fb15k237
 from .spec import BUILTIN_SPECS, DatasetSpec
 
 

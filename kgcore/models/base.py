@@ -1,17 +1,18 @@
-"""The model interface every KG embedding model here implements, and TransE itself.
+"""A knowledge graph embedding model: a representation (entity and relation tables, and what a model does
+to them), an interaction (the score function, ``kgcore.models.interactions``) and extra loss terms.
 
-The training loop, evaluation and bias measurement talk only to this interface:
+The training loop, evaluation and every analysis talk only to this interface:
 
 - ``score_triples(h, r, t)``: plausibility of given triples (training, single checks);
 - ``score_tails(h, r)`` / ``score_heads(r, t)``: scores against every entity (link prediction);
-- ``score_head_embeddings(h_emb, r, tails, heads)``: scores from a *free* head embedding, differentiable
-  in it, which is what the bias measurement perturbs;
+- ``score_head_embeddings`` / ``score_tail_embeddings``: scores from a *free* head or tail embedding,
+  differentiable in it, which is what the bias measure perturbs and the what-if person fits;
 - ``extra_loss(batch)``: model-specific terms added to the ranking loss (the KL debiasing term);
-- ``after_step(batch)``: constraints after each optimizer step (TransE's entity normalisation);
 - ``auxiliary_step(batch)``: a model's own inner optimisation (Bose & Hamilton's discriminators).
 
-Debiased models change how an entity is *represented* (``represent``) or add loss terms; scoring stays
-TransE's, so one evaluation and one bias measurement serve all three models.
+Debiased models change how an entity is *represented* (``represent``), add a vector to the head for some
+(relation, tail) pairs (``head_adjustment`` and the ``adjust_*_scores`` hooks), or add loss terms; the
+score itself is always the interaction's, so one evaluation and one bias measurement serve every model.
 """
 from __future__ import annotations
 
@@ -23,37 +24,58 @@ import torch
 from torch import nn
 
 from .embedding import RowEmbedding, unit_norm
-from .interactions import transe_score, transe_score_all
+from .interactions import DEFAULT_INTERACTION, build_interaction
 
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model's architecture (saved in the run's config)."""
+    """Everything needed to rebuild a model's architecture (saved in the run's config).
+
+    ``options`` holds the model's own settings, the fields of its registry entry's options dataclass
+    (``kgcore.models.registry``)."""
 
     model: str = "transe"
     dim: int = 100
-    p_norm: int = 1
-    # Keep entity vectors on the unit sphere (Bordes et al. 2013); off for recipes that use a
-    # margin-based sigmoid loss on unconstrained vectors (Sun et al. 2019).
+    interaction: str = DEFAULT_INTERACTION
+    # Keep entity vectors on the unit sphere (Bordes et al. 2013); off for recipes on unconstrained vectors.
     entity_norm: bool = True
-    # Debiasing options (used by the ``kl`` and ``bose`` models).
-    debias: list[str] = field(default_factory=list)
-    kl_weight: float = 1.0
-    kl_target: str = "uniform"
-    whitelist: list[list[str]] = field(default_factory=list)  # [[relation, tail-or-"*"], ...]
-    extra: dict[str, Any] = field(default_factory=dict)
+    debias: list[str] = field(default_factory=list)  # sensitive attributes a debiasing model removes
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        known = {f for f in cls.__dataclass_fields__}
+        """Read a saved config, including those written before interactions and typed options existed
+        (``p_norm``; ``kl_weight``, ``kl_target``, ``whitelist`` and ``extra`` beside the model)."""
+        data = dict(data)
+        if "interaction" not in data and "p_norm" in data:
+            data["interaction"] = "transe-l2" if int(data["p_norm"]) == 2 else "transe-l1"
+        if "options" not in data:
+            data["options"] = _legacy_options(data)
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def _legacy_options(data: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(data.get("extra") or {})
+    if data.get("model") == "kl":
+        weights = {"*": float(data.get("kl_weight", 1.0)), **extra.get("kl_weights", {})}
+        options = {"kl_weight": weights, "kl_target": data.get("kl_target", "uniform"),
+                   "whitelist": data.get("whitelist", [])}
+        if "kl_direction" in extra:
+            options["kl_direction"] = extra["kl_direction"]
+        return options
+    if data.get("model") == "bose" and isinstance(extra.get("sample_mask"), bool):
+        extra["sample_mask"] = "on" if extra["sample_mask"] else "off"
+    return extra
+
+
 class KGEModel(nn.Module):
-    """TransE entity/relation embeddings with overridable representation hooks."""
+    """Entity and relation tables scored by an interaction, with hooks debiasing models override.
+
+    On its own it is the Basic model of the debiasing paper (TransE there; any interaction here)."""
 
     name: ClassVar[str] = "transe"
 
@@ -63,7 +85,7 @@ class KGEModel(nn.Module):
         self.num_entities = num_entities
         self.num_relations = num_relations
         self.dim = config.dim
-        self.p_norm = config.p_norm
+        self.interaction = build_interaction(config.interaction, config.dim)
         # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.models.embedding).
         self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm if config.entity_norm else None)
         self.relation = RowEmbedding(num_relations, config.dim)
@@ -76,15 +98,12 @@ class KGEModel(nn.Module):
         nn.init.uniform_(self.relation.weight, -bound, bound)
         with torch.no_grad():
             self.relation.weight.copy_(unit_norm(self.relation.weight))
-            self.normalize_entities()
-
-    @torch.no_grad()
-    def normalize_entities(self) -> None:
-        self.entity.weight.copy_(unit_norm(self.entity.weight))
+            if self.entity.constraint is not None:
+                self.entity.weight.copy_(self.entity.constraint(self.entity.weight))
 
     # ------------------------------------------------------------------ representations
     def represent(self, emb: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
-        """Map base entity embeddings to the vectors scored (identity for TransE; filters for Bose)."""
+        """Map base entity embeddings to the vectors scored (identity here; filters for Bose)."""
         return emb
 
     def entity_vectors(self, ids: torch.Tensor) -> torch.Tensor:
@@ -93,13 +112,29 @@ class KGEModel(nn.Module):
     def all_entity_vectors(self) -> torch.Tensor:
         return self.represent(self.entity.weight, None)
 
+    def relation_vector(self, relation: int | torch.Tensor, device: torch.device) -> torch.Tensor:
+        """One relation's vector as a row ``[1, D]`` that broadcasts against every query."""
+        return self.relation(torch.as_tensor(relation, device=device).reshape(1))
+
     def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
                         tails: torch.Tensor | None) -> torch.Tensor | None:
-        """Extra vector added to the head for specific (relation, tail) pairs; None when there is none.
-
-        The attribute embeddings of the KL model use it; TransE and Bose have none.
-        """
+        """Extra vector added to the head for specific (relation, tail) pairs; None when there is none
+        (the KL model's attribute vectors use it)."""
         return None
+
+    def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
+                           candidates: torch.Tensor | None, head: torch.Tensor,
+                           relation: torch.Tensor) -> torch.Tensor:
+        """Hook for models whose head vector depends on the tail: ``scores`` [B, N] of (h_b, r_b, c) were
+        computed from the head vectors ``head`` [B, D] and relation vectors ``relation`` [B or 1, D]
+        (for ``score_head_embeddings`` built from the free head, so adjusted scores stay differentiable)."""
+        return scores
+
+    def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
+                           candidates: torch.Tensor | None, tail: torch.Tensor,
+                           relation: torch.Tensor) -> torch.Tensor:
+        """The same hook for head prediction: ``scores`` [B, N] of candidate heads c for (c, r_b, t_b)."""
+        return scores
 
     # ------------------------------------------------------------------ scoring
     def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -107,59 +142,52 @@ class KGEModel(nn.Module):
         adjust = self.head_adjustment(h, r, t)
         if adjust is not None:
             head = head + adjust
-        return transe_score(head, self.relation(r), tail, self.p_norm)
+        return self.interaction.score(head, self.relation(r), tail)
+
+    def _candidates(self, candidates: torch.Tensor | None) -> torch.Tensor:
+        return self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of (h, r, c) for every candidate entity c: [B, N]."""
-        query = self.entity_vectors(h) + self.relation(r)
-        cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
-        scores = transe_score_all(query, cand, self.p_norm)
-        return self._adjust_tail_scores(scores, h, r, candidates, query=query)
+        """Scores of (h, r, c) for every candidate entity c (all entities by default): [B, N]."""
+        head, relation = self.entity_vectors(h), self.relation(r)
+        scores = self.interaction.score_tails(head, relation, self._candidates(candidates))
+        return self.adjust_tail_scores(scores, h, r, candidates, head, relation)
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of (c, r, t) for every candidate entity c: [B, N]."""
-        query = self.entity_vectors(t) - self.relation(r)
-        cand = self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
-        scores = transe_score_all(query, cand, self.p_norm)
-        return self._adjust_head_scores(scores, r, t, candidates, query=query)
-
-    def _adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
-                            candidates: torch.Tensor | None, query: torch.Tensor | None = None) -> torch.Tensor:
-        """Hook for models whose head vector depends on the tail (attribute embeddings).
-
-        ``query`` is the head-side query h + r each row was scored with ([B, D]; for
-        ``score_head_embeddings`` built from the free head embedding, so adjusted scores stay
-        differentiable in it)."""
-        return scores
-
-    def _adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
-                            candidates: torch.Tensor | None, query: torch.Tensor | None = None) -> torch.Tensor:
-        """Same hook for head prediction: ``scores`` [B, N] of candidate heads c for (c, r_b, t_b);
-        ``query`` is t - r ([B, D])."""
-        return scores
+        """Scores of (c, r, t) for every candidate entity c (all entities by default): [B, N]."""
+        tail, relation = self.entity_vectors(t), self.relation(r)
+        scores = self.interaction.score_heads(relation, tail, self._candidates(candidates))
+        return self.adjust_head_scores(scores, r, t, candidates, tail, relation)
 
     def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
                               heads: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (head_emb, r, t) for each row of ``head_emb`` [B, D] and each tail in ``tails`` [T].
 
-        ``head_emb`` is a *base* embedding (before ``represent``), so the bias measurement can move a
-        person's embedding and see every model's response through the same call. Differentiable in
-        ``head_emb``. ``heads`` (entity ids of the rows) lets models add per-person terms.
-        """
-        rel = self.relation(torch.as_tensor(r, device=head_emb.device).reshape(1)).squeeze(0)
-        query = self.represent(head_emb, heads) + rel
-        scores = transe_score_all(query, self.entity_vectors(tails), self.p_norm)
-        if heads is not None:
-            r_ids = torch.full((head_emb.shape[0],), int(r), dtype=torch.long, device=head_emb.device)
-            scores = self._adjust_tail_scores(scores, heads, r_ids, tails, query=query)
-        return scores
+        ``head_emb`` is a *base* embedding (before ``represent``), so the bias measure can move a person's
+        embedding and see every model's response through the same call. Differentiable in ``head_emb``.
+        ``heads`` (entity ids of the rows) lets models add per-person terms."""
+        relation = self.relation_vector(r, head_emb.device)
+        head = self.represent(head_emb, heads)
+        scores = self.interaction.score_tails(head, relation, self.entity_vectors(tails))
+        if heads is None:
+            return scores
+        r_ids = torch.full((head_emb.shape[0],), int(r), dtype=torch.long, device=head_emb.device)
+        return self.adjust_tail_scores(scores, heads, r_ids, tails, head, relation)
+
+    def score_tail_embeddings(self, tail_emb: torch.Tensor, r: int | torch.Tensor, heads: torch.Tensor,
+                              tails: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of (h, r, tail_emb) for each row of the free *base* tail embedding ``tail_emb`` [B, D] and
+        each entity head in ``heads`` [H]: [B, H]; differentiable in ``tail_emb`` (attributes stored value ->
+        person, such as FB15k-237's ethnicity). ``tails``: entity ids of the rows, for ``represent``.
+        Head adjustments are not applied: they add vectors to people as heads, and here the person is the
+        tail."""
+        relation = self.relation_vector(r, tail_emb.device)
+        return self.interaction.score_heads(relation, self.represent(tail_emb, tails), self.entity_vectors(heads))
 
     # ------------------------------------------------------------------ training hooks
     def trainable_dense_parameters(self) -> list[nn.Parameter]:
         """Parameters the training loop's dense optimizer updates (embedding tables have their own).
-
-        Models with an inner optimisation (Bose's discriminators) leave those parameters out.
-        """
+        Models with an inner optimisation (Bose's discriminators) leave those parameters out."""
         return [p for p in self.parameters() if p.requires_grad]
 
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -167,21 +195,17 @@ class KGEModel(nn.Module):
         return {}
 
     def supports_fused_step(self) -> bool:
-        """Whether ``fused_step`` computes this model's training step (``kgcore.training.fused.applies`` checks the
-        rest: L1, margin loss, CPU). Off unless a model says so."""
-        return False
+        """Whether ``fused_step`` computes this model's training step when its interaction has a fused
+        margin step (``kgcore.training.fused.applies`` checks the rest: margin loss, CPU, float32)."""
+        return True
 
     def fused_step(self, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> tuple[float, dict[str, torch.Tensor]]:
         """One training step's loss and extra terms with the ranking part in the fused kernel
-        (``kgcore.training.fused``): gradients go straight to the tables' ``pending`` lists (and to ``.grad`` of
-        dense parameters), so the returned terms need no backward pass unless they require grad."""
+        (``kgcore.training.fused``): gradients go straight to the tables' ``pending`` lists (and to
+        ``.grad`` of dense parameters), so the returned terms need no backward pass unless they require grad."""
         from ..training import fused
 
         return fused.margin_l1_step(self, pos, neg, margin), self.extra_loss(pos)
-
-    def after_step(self, touched_entities: torch.Tensor | None) -> None:
-        """Constraints beyond the tables' own (entities are kept on the unit sphere by their table's
-        ``constraint`` as the optimizer updates them)."""
 
     def auxiliary_step(self, batch: torch.Tensor) -> dict[str, float]:
         """An inner optimisation the model runs each step (adversaries); returns logged values."""
@@ -191,11 +215,5 @@ class KGEModel(nn.Module):
         """JSON-serialisable facts the model needs besides its weights (e.g. resolved whitelist ids)."""
         return {}
 
-
-class TransE(KGEModel):
-    """Bordes et al. (2013): h + r ~ t, with L1 or L2 distance."""
-
-    name = "transe"
-
-    def supports_fused_step(self) -> bool:
-        return True
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Refuse a saved ``extra_state`` that does not fit this model on this graph."""

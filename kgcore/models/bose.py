@@ -1,158 +1,100 @@
 """Compositional adversarial filters (Bose & Hamilton, "Compositional Fairness Constraints for Graph
-Embeddings", ICML 2019; code: github.com/joeybose/Flexible-Fairness-Constraints) on TransE.
+Embeddings", ICML 2019; code: github.com/joeybose/Flexible-Fairness-Constraints) on any interaction.
 
-The paper's framework, with TransE as the encoder ENC and TransE's score as the edge decoder:
-
-- **Filters** f_k: R^d -> R^d, one per sensitive attribute k (their ``AttributeFilter``: Linear(d, 2d),
-  LeakyReLU, Linear(2d, d), LeakyReLU).
+- **Filters** f_k: R^d -> R^d, one per sensitive attribute k, and **discriminators** D_k: R^d -> values of
+  attribute k (``kgcore.models.adversaries``), applied to the filtered embeddings of the people among each
+  positive batch's heads and tails.
 - **Compositional encoder**: for a set S of attributes to be invariant to,
 
       C(u, S) = (1 / |S|) * sum_{k in S} f_k(ENC(u))                                   (paper, Sec. 3)
 
-  It is applied to the nodes that carry the sensitive attributes, here the people of the graph (as
-  their MovieLens code filters users and not movies); every other entity keeps its embedding. With S
-  empty the plain embedding is used (their code's ``constant == 0``). ``represent`` returns C(u, S), so
-  link prediction, the leakage probe and the bias measurement all see the filtered vectors.
-- **Discriminators** D_k: R^d -> values of attribute k (their ``FBDemParDisc``: Linear(d, 2d),
-  Linear(2d, d), Linear(d, d/2), Linear(d/2, V) with LeakyReLU; V logits so any number of values
-  works), applied to the filtered embeddings of the people among each positive batch's heads and tails.
+  applied to the nodes that carry the sensitive attributes, the people of the graph (as their MovieLens
+  code filters users and not movies); every other entity keeps its embedding. With S empty the plain
+  embedding is used. ``represent`` returns C(u, S), so link prediction, the probes and the bias measure all
+  see the filtered vectors.
 - **Min-max objective**: encoder and filters minimise
 
-      L_edge - gamma * sum_{k in S} L_{D_k}(D_k(C(u, S)), a_k(u))                  (paper's adversarial loss)
+      L_edge - gamma * sum_{k in S} L_{D_k}(D_k(C(u, S)), a_k(u))
 
   while each D_k minimises its own L_{D_k} with its own optimizer (Adam with AMSGrad, their ``'adam'``
-  mode). L_D is the cross-entropy (``adversary_loss="ce"``, their ``--use_cross_entropy`` runs); their
-  other form, E[1 - p(true value)] (``"l1"``, whose encoder term is |S| - sum_k L1_k), is available.
-- **Schedule** (their ``train``): with several attributes each batch samples S (each attribute in with
-  probability 1/2, their ``--sample_mask=True``); with one attribute S is always that attribute (a
-  sampled mask would only switch debiasing off for half the batches; their single-attribute runs sample
-  nothing either). The encoder takes its step against the discriminators as they are, and the
-  discriminators take ``d_steps`` steps on the detached filtered embeddings of the same batch. At
-  evaluation S is every debiased attribute.
+  mode). L_D is the cross-entropy (``adversary_loss="ce"``, their ``--use_cross_entropy`` runs) or their
+  other form, E[1 - p(true value)] (``"l1"``, whose encoder term is |S| - sum_k L1_k).
+- **Schedule**: with several attributes each batch samples S (each attribute in with probability 1/2,
+  their ``--sample_mask=True``; ``sample_mask="auto"``); with one attribute S is always that attribute. The
+  encoder steps against the discriminators as they are, then the discriminators take ``d_steps`` steps on
+  the detached filtered embeddings of the same batch. At evaluation S is every debiased attribute.
 
-Defaults (``ModelConfig.extra``): ``gamma`` 1 (the default of their ``main_movielens.py``; both terms
-here are batch means, so 1 weighs the ranking loss and the discriminators' loss alike), ``adversary_loss``
-"ce", ``d_steps`` 1 (their TransE/TransD loop), ``d_lr`` 1e-3 (their default learning rate),
-``sample_mask`` "auto" (sampled with two or more attributes). Their README commands use larger gamma with
-margins of 3-10 (MovieLens: cross-entropy, 10; FB15k-237: the L1 form, 1000, i.e. ``{"adversary_loss":
-"l1", "gamma": 1000}``). Measured here (FB15k-237, gender, dim 100, 8 epochs, one seed) the leakage AUC
-was 0.75 for TransE, 0.67 with gamma 1, 0.81 with gamma 10 and 0.94 with L1/1000: with a large gamma the
-encoder learns to make the current discriminator confidently wrong, which keeps the attribute readable.
+Defaults: ``gamma`` 1 (their ``main_movielens.py``; both terms are batch means, so 1 weighs the ranking
+loss and the discriminators' loss alike), ``d_steps`` 1 (their TransE/TransD loop), ``d_lr`` 1e-3. With a
+large gamma the encoder can learn to make the current discriminator confidently wrong, which keeps the
+attribute readable; the benchmarks in ``bench/`` compare settings.
 
-Efficiency (the reason their model was ~8x slower than TransE): filters run once per distinct person of
-a step; one forward and backward pass through the discriminators, written out by hand
-(``kgcore.models.mlp``), gives both the encoder's gradient and the discriminators' step
-(``_adversarial_gradient``); all discriminators step under one optimizer (the same as one Adam each:
-their parameters are disjoint; ``DenseAdam``, torch's arithmetic without its per-call Python cost);
-logging stays on tensors (no per-batch scikit-learn calls). On a CPU with L1 and the margin loss the whole
-step is ``fused_step``: the ranking loss and its gradient come from the fused TransE kernel run on the
-batch's filtered vectors and no autograd runs at all; the filters' and discriminators' 18 matrix products
-are then about 40% of the step (measured on FB15k-237, dim 100, batch 1024: ~330 MFLOP a step, ~2.9 ms at
-~115 GFLOP/s on two AVX2 cores, against ~1.6-2 ms for a whole fused TransE step).
+Cost: filters run once per distinct person of a step; one forward and backward pass through the
+discriminators, written out by hand (``kgcore.models.mlp``), gives both the encoder's gradient and the
+discriminators' step (``_adversarial_gradient``); all discriminators step under one optimizer
+(``DenseAdam``). With TransE L1 and the margin loss on a CPU the whole step is ``fused_step``: the ranking
+loss and its gradient come from the fused kernel run on the batch's filtered vectors, with no autograd.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..training.optimizers import DenseAdam
 from ..errors import SpecError
-from .interactions import transe_score
 from . import mlp
+from .adversaries import AttributeDiscriminator, AttributeFilter, adversary_loss
 from .attributes import DebiasedAttribute, debiased_tables, describe, entity_labels
 from .base import KGEModel, ModelConfig
+from .options import check_choice, option
+from .registry import ModelEntry
 
 if TYPE_CHECKING:
     from ..data.graph import KnowledgeGraph
+    from ..training.optimizers import DenseAdam
 
-ADVERSARY_LOSSES = ("l1", "ce")
-DEFAULTS: dict[str, Any] = {"gamma": 1.0, "adversary_loss": "ce", "d_steps": 1, "d_lr": 1e-3, "sample_mask": "auto"}
-
-
-class AttributeFilter(nn.Module):
-    """f_k: a two-layer MLP from the embedding space to itself."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.w1 = nn.Linear(dim, 2 * dim)
-        self.w2 = nn.Linear(2 * dim, dim)
-
-    def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.w2(F.leaky_relu(self.w1(emb))))
-
-    def stack(self) -> list[mlp.Layer]:
-        """The layers as ``kgcore.models.mlp`` runs them (the same function as ``forward``)."""
-        return [(self.w1, True), (self.w2, True)]
+ADVERSARY_LOSSES = ("ce", "l1")
+SAMPLE_MASKS = ("auto", "on", "off")
 
 
-class AttributeDiscriminator(nn.Module):
-    """D_k: a four-layer MLP from a (filtered) embedding to logits over the attribute's values."""
+@dataclass
+class BoseOptions:
+    gamma: float = option(1.0, "weight of the discriminators' loss in the filters' objective (0: none)",
+                          label="Adversary weight (gamma)", widget="steps",
+                          values=(0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0))
+    adversary_loss: str = option("ce", "the discriminators' loss: cross-entropy, or their L1 form 1 - p(true value)",
+                                 label="Adversary loss", choices=ADVERSARY_LOSSES)
+    d_steps: int = option(1, "discriminator steps per training batch", label="Discriminator steps",
+                          widget="slider", low=1, high=10, step=1)
+    d_lr: float = option(1e-3, "the discriminators' learning rate (Adam, AMSGrad)", label="Discriminator learning rate")
+    sample_mask: str = option("auto", "sample the set of filtered attributes per batch (auto: with two or more)",
+                              label="Sample attribute sets", choices=SAMPLE_MASKS)
 
-    def __init__(self, dim: int, num_values: int) -> None:
-        super().__init__()
-        half = max(1, dim // 2)
-        self.layers = nn.ModuleList([nn.Linear(dim, 2 * dim), nn.Linear(2 * dim, dim), nn.Linear(dim, half)])
-        self.out = nn.Linear(half, num_values)
-
-    def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            emb = F.leaky_relu(layer(emb))
-        return self.out(emb)
-
-    def stack(self) -> list[mlp.Layer]:
-        """The layers as ``kgcore.models.mlp`` runs them (the same function as ``forward``)."""
-        return [(layer, True) for layer in self.layers] + [(self.out, False)]
-
-
-def adversary_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str,
-                   weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """L_D of one discriminator and its gradient with respect to ``logits``: the ``weights``-weighted mean
-    (a person appearing twice in a batch counts twice, as in their code) of the cross-entropy -log p_y
-    (``ce``) or of the L1 error 1 - p_y of the true value's probability (``l1``).
-
-    With s_i = w_i / sum(w), the gradients are s_i (p_i - e_y) for ``ce`` and s_i p_iy (p_i - e_y) for
-    ``l1`` (d p_y / d z_j = p_y (e_yj - p_j))."""
-    log_p = torch.log_softmax(logits.detach(), dim=1)
-    share = weights / weights.sum()
-    log_true = log_p.gather(1, labels.unsqueeze(1)).squeeze(1)
-    if kind == "ce":
-        loss, scale = -(share * log_true).sum(), share
-    else:
-        true = log_true.exp()
-        loss, scale = (share * (1.0 - true)).sum(), share * true
-    grad = log_p.exp_().mul_(scale.unsqueeze(1))
-    grad.scatter_add_(1, labels.unsqueeze(1), -scale.unsqueeze(1))
-    return loss, grad
+    def __post_init__(self) -> None:
+        check_choice("adversary_loss", self.adversary_loss, ADVERSARY_LOSSES)
+        check_choice("sample_mask", self.sample_mask, SAMPLE_MASKS)
+        if not self.gamma >= 0 or self.d_steps < 1 or not self.d_lr > 0:
+            raise SpecError(f"bose needs gamma >= 0, d_steps >= 1 and d_lr > 0 (got {self.gamma}, {self.d_steps}, "
+                            f"{self.d_lr}).")
 
 
-class BoseHamiltonTransE(KGEModel):
-    """TransE scored on compositionally filtered entity embeddings, trained against discriminators."""
+class BoseHamilton(KGEModel):
+    """An interaction scored on compositionally filtered entity embeddings, trained against discriminators."""
 
     name = "bose"
 
-    def __init__(self, graph: "KnowledgeGraph", config: ModelConfig) -> None:
+    def __init__(self, graph: "KnowledgeGraph", config: ModelConfig, options: BoseOptions) -> None:
         super().__init__(graph.num_entities, graph.num_relations, config)
         tables = debiased_tables(list(config.debias), graph, "bose")
-        unknown = sorted(set(config.extra) - set(DEFAULTS))
-        if unknown:
-            raise SpecError(f"Unknown option(s) for the bose model: {', '.join(unknown)}; "
-                            f"known: {', '.join(DEFAULTS)}.")
-        options = {**DEFAULTS, **config.extra}
-        self.gamma = float(options["gamma"])
-        self.loss_kind = str(options["adversary_loss"])
-        self.d_steps = int(options["d_steps"])
-        self.d_lr = float(options["d_lr"])
-        self.sample_mask = (len(config.debias) > 1 if options["sample_mask"] == "auto"
-                            else bool(options["sample_mask"]))
-        if self.loss_kind not in ADVERSARY_LOSSES:
-            raise SpecError(f"adversary_loss must be one of {', '.join(ADVERSARY_LOSSES)} (got {self.loss_kind!r}).")
-        if self.gamma < 0 or self.d_steps < 1 or not self.d_lr > 0:
-            raise SpecError(f"bose needs gamma >= 0, d_steps >= 1 and d_lr > 0 (got {self.gamma}, {self.d_steps}, "
-                            f"{self.d_lr}).")
+        self.options = options
+        self.gamma = float(options.gamma)
+        self.loss_kind = options.adversary_loss
+        self.d_steps = int(options.d_steps)
+        self.d_lr = float(options.d_lr)
+        self.sample_mask = len(config.debias) > 1 if options.sample_mask == "auto" else options.sample_mask == "on"
         self.attributes: list[DebiasedAttribute] = [describe(t) for t in tables]
         self.filters = nn.ModuleList([AttributeFilter(config.dim) for _ in self.attributes])
         self.discriminators = nn.ModuleList([AttributeDiscriminator(config.dim, a.num_values)
@@ -163,7 +105,7 @@ class BoseHamiltonTransE(KGEModel):
         is_person[graph.people] = True
         self.register_buffer("is_person", is_person)
         self._mask: list[int] | None = None  # S of the current training batch
-        self._d_optimizer: DenseAdam | torch.optim.Optimizer | None = None
+        self._d_optimizer: "DenseAdam | None" = None
         self._step_vectors: tuple[torch.Tensor, torch.Tensor] | None = None
         self._latest_log: dict[str, float] = {}
         self._slot: np.ndarray | None = None  # -1 per entity: ``fused_step``'s scratch for distinct ids
@@ -223,7 +165,7 @@ class BoseHamiltonTransE(KGEModel):
 
     def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         head, tail = self.filtered_vectors(torch.cat([h, t])).split(h.shape[0])
-        return transe_score(head, self.relation(r), tail, self.p_norm)
+        return self.interaction.score(head, self.relation(r), tail)
 
     def _cached_vectors(self, ids: torch.Tensor) -> torch.Tensor | None:
         """C(u, S) of ``ids`` from this step's ``score_triples``, if it filtered all of them."""
@@ -287,6 +229,8 @@ class BoseHamiltonTransE(KGEModel):
         """One optimizer step of the discriminators on the gradients in their ``.grad`` (None for the
         discriminators of attributes outside S: Adam skips them), which it then clears."""
         if self._d_optimizer is None:
+            from ..training.optimizers import DenseAdam  # training imports models: imported on first use
+
             self._d_optimizer = DenseAdam.for_parameters(self.discriminator_parameters(), self.d_lr, amsgrad=True)
         self._d_optimizer.step()
         self._d_optimizer.zero_grad(set_to_none=True)
@@ -436,7 +380,7 @@ class BoseHamiltonTransE(KGEModel):
         """Filters go to the training loop's dense optimizer; discriminators have their own."""
         return list(self.filters.parameters())
 
-    def train(self, mode: bool = True) -> "BoseHamiltonTransE":
+    def train(self, mode: bool = True) -> "BoseHamilton":
         if not mode:
             self._mask = None  # evaluation always uses the full composition
             self._step_vectors = None
@@ -448,5 +392,8 @@ class BoseHamiltonTransE(KGEModel):
                 "sample_mask": self.sample_mask}
 
 
-def build_bose(config: ModelConfig, graph: "KnowledgeGraph") -> BoseHamiltonTransE:
-    return BoseHamiltonTransE(graph, config)
+ENTRY = ModelEntry(
+    name="bose", label="Bose & Hamilton filters", colour="#b48ead", options=BoseOptions, debiasing=True,
+    build=lambda config, graph, options: BoseHamilton(graph, config, options),
+    description="Passes people's vectors through filters trained against adversaries that try to read the "
+                "sensitive attribute from them, so the filters learn to hide it (Bose & Hamilton, ICML 2019).")

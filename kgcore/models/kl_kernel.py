@@ -1,28 +1,24 @@
-"""The KL term of the ``kl`` model (eq. 2 of ``kgcore.models.kl``) for L1 TransE as fused CPU kernels.
+"""The KL term of the ``kl`` model (eq. 2 of ``kgcore.models.kl``) for TransE L1 as fused CPU kernels.
 
-A training step's KL term is a few hundred people x a few attribute values x d; done with torch ops it is
-about twenty small operations forward and as many backward, whose fixed per-operation cost (not the
-arithmetic) made the KL model ~1.3x slower per epoch than TransE on FB15k-237. Two numba paths:
+A training step's KL term is a few hundred people x a few attribute values x d; with torch ops it is about
+twenty small operations forward and as many backward, whose fixed per-operation cost (not the arithmetic)
+dominates. Two numba paths:
 
-- ``margin_kl_l1_step``: the training step's path (``KLDebiasedTransE.fused_step``): the fused ranking
-  kernel of ``kgcore.training.fused`` with every attribute's divergence and gradients computed in the same pass,
-  each person's where the ranking part has just read their vector and written their gradient row; no
-  autograd at all. As a second pass over the people after the ranking kernel (as it was first written)
-  a KL step took ~2% longer on FB15k-237 (same-process A/B: 1.16x against 1.14x TransE's step).
-- ``_FusedKL``: an autograd function around ``_kl_l1`` for the autograd path (other losses, or
+- ``margin_kl_l1_step``: the training step's path (``KLDebiased.fused_step``): the fused ranking kernel of
+  ``kgcore.training.fused`` with every attribute's divergence and gradients computed in the same pass, each
+  person's where the ranking part has just read their vector and written their gradient row; no autograd.
+- ``kl_loss_l1``: an autograd function around ``_kl_l1`` for the autograd path (other losses, or
   ``kgcore.training.fused`` switched off).
 
-``kl_loss_torch`` is the same quantity in torch ops: the fallback (GPUs, L2, no numba) and what the
-tests compare the kernels against.
+Tests compare both with the divergence of the interaction's own scores (``kgcore.models.kl.kl_divergence``).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..training.fused import margin_positive
-from ..kernels import AVAILABLE, njit, prange
+from ..kernels import AVAILABLE, njit, prange  # noqa: F401  (AVAILABLE: whether these kernels run)
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
@@ -219,24 +215,8 @@ class _FusedKL(torch.autograd.Function):
         return grad_people, grad_values * scale, grad_relation, None, None, None, None
 
 
-def kl_loss_torch(query: torch.Tensor, values: torch.Tensor, log_target: torch.Tensor, p_norm: int,
-                  predicted_first: bool = True) -> torch.Tensor:
-    """Mean over rows of KL(softmax_v(-||q_j - c_v||_p) || target) (or the reverse divergence)."""
-    if p_norm == 1:
-        scores = -(query.unsqueeze(1) - values.unsqueeze(0)).abs().sum(-1)
-    else:
-        scores = -torch.linalg.vector_norm(query.unsqueeze(1) - values.unsqueeze(0), ord=p_norm, dim=-1)
-    log_p = F.log_softmax(scores, dim=1)
-    if predicted_first:
-        return (log_p.exp() * (log_p - log_target)).sum(1).mean()
-    return (log_target.exp() * (log_target - log_p)).sum(1).mean()
-
-
-def kl_loss(people: torch.Tensor, values: torch.Tensor, relation: torch.Tensor, sign: float,
-            log_target: torch.Tensor, p_norm: int, weight: float = 1.0, predicted_first: bool = True) -> torch.Tensor:
-    """weight * mean_j KL for q_j = people_j + sign * relation against ``values``: the fused kernel where it
-    applies (CPU, float32, L1), otherwise ``kl_loss_torch``."""
-    if (AVAILABLE and p_norm == 1 and people.device.type == "cpu" and people.dtype == torch.float32
-            and values.dtype == torch.float32 and relation.dtype == torch.float32):
-        return _FusedKL.apply(people, values, relation, sign, log_target, weight, predicted_first)
-    return weight * kl_loss_torch(people + sign * relation, values, log_target, p_norm, predicted_first)
+def kl_loss_l1(people: torch.Tensor, values: torch.Tensor, relation: torch.Tensor, sign: float,
+               log_target: torch.Tensor, weight: float = 1.0, predicted_first: bool = True) -> torch.Tensor:
+    """weight * mean_j KL for TransE L1 queries q_j = people_j + sign * relation against ``values``, through
+    the numba kernel (CPU, float32; the caller checks ``AVAILABLE``)."""
+    return _FusedKL.apply(people, values, relation, sign, log_target, weight, predicted_first)

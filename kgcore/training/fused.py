@@ -11,7 +11,7 @@ its gradient have a closed form, so one numba pass computes both:
 (the same subgradients as torch: sign(0) = 0, and no gradient where the hinge is exactly 0). The per-lookup
 gradients go to the tables' ``pending`` lists exactly as the autograd lookups would put them, so the
 row optimizer, constraints and everything after the step are unchanged. Each model says whether it has a
-fused step (``KGEModel.supports_fused_step``) and takes it (``KGEModel.fused_step``): TransE as is, the KL
+fused step (``KGEModel.supports_fused_step``) and takes it (``KGEModel.fused_step``): the Basic model as is, the KL
 model with its divergence computed in the same pass (``kl_kernel.margin_kl_l1_step``, built on
 ``margin_positive``), Bose & Hamilton's model by running the kernel
 on the batch's filtered vectors as if they were the entity table (``margin_l1_grads``, ``distinct``,
@@ -108,9 +108,9 @@ def _margin_l1_step(pos: np.ndarray, neg: np.ndarray, entity: np.ndarray, relati
 
 def applies(model, config, device: torch.device) -> bool:
     """Whether the fused step computes exactly what the general path would for this model and setting:
-    a model with a fused step (``KGEModel.supports_fused_step``: TransE, the KL model without attribute
-    embeddings, Bose & Hamilton's filters), L1, margin loss, unfiltered corrupted negatives, CPU, float32."""
-    return (ENABLED and kernels.AVAILABLE and model.supports_fused_step() and model.p_norm == 1
+    an interaction with a fused margin step (TransE L1), a model with a fused step
+    (``KGEModel.supports_fused_step``), margin loss, unfiltered corrupted negatives, CPU, float32."""
+    return (ENABLED and kernels.AVAILABLE and model.interaction.fused_margin_step and model.supports_fused_step()
             and config.loss == "margin" and config.negative_mode == "corrupt" and not config.filtered_negatives
             and device.type == "cpu"
             and model.entity.weight.dtype == torch.float32 and model.relation.weight.dtype == torch.float32)

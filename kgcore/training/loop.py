@@ -222,7 +222,6 @@ def train(
                 loss.backward()
             for opt in optimizers:
                 opt.step()
-            model.after_step(row_optimizer.rows_touched(model.entity))
             total_loss += float(loss.detach())
             for key, value in {**{k: float(v.detach()) for k, v in extra.items()}, **aux}.items():
                 extras_sum[key] = extras_sum.get(key, 0.0) + value

@@ -32,7 +32,6 @@ class RowOptimizer:
         self.steps = 0
         self.state: dict[int, torch.Tensor] = {}
         self.fast_state: dict[int, dict[str, np.ndarray]] = {}
-        self.touched: dict[int, torch.Tensor] = {}
 
     @staticmethod
     def _fast_path(table: RowEmbedding) -> bool:
@@ -69,7 +68,6 @@ class RowOptimizer:
             kernels.adagrad_rows(rows, state["acc"], state["flags"], weight, state["sum"], self.lr, unit)
         else:
             kernels.sgd_rows(rows, state["acc"], state["flags"], weight, self.lr, unit)
-        self.touched[key] = torch.from_numpy(np.sort(rows))
 
     def _state(self, table: RowEmbedding) -> torch.Tensor:
         key = id(table)
@@ -86,7 +84,6 @@ class RowOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         self.steps += 1
-        self.touched = {}
         for table in self.tables:
             if table.pending and self._fast_path(table):
                 self._fast_step(table)
@@ -95,7 +92,6 @@ class RowOptimizer:
             if taken is None:
                 continue
             rows, grad = taken
-            self.touched[id(table)] = rows
             weight = table.weight
             current = weight.index_select(0, rows)
             if self.kind == "sgd":
@@ -119,10 +115,6 @@ class RowOptimizer:
             if table.constraint is not None:
                 updated = table.constraint(updated)
             weight.index_copy_(0, rows, updated)
-
-    def rows_touched(self, table: RowEmbedding) -> torch.Tensor | None:
-        """Rows the last ``step`` updated in ``table``."""
-        return self.touched.get(id(table))
 
 
 def torch_optimizer(kind: type[torch.optim.Optimizer], params: list[nn.Parameter], **options) -> torch.optim.Optimizer:
