@@ -23,10 +23,8 @@ def aggregate_bias(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gen
                    seed: int = 0) -> dict[str, Any]:
     """One bias number per model, with a bootstrap confidence interval over people.
 
-    The Debiasing paper (EMNLP 2020) compares models by one "gender bias" number in its results table,
-    built from the Measuring paper's per-profession scores (larger = more biased). Its exact normalisation
-    could not be read here (the search tool gave only the papers' opening pages), so kgcore defines it as
-    the mean absolute per-profession score:
+    A summary of the Measuring paper's per-profession scores (larger = more biased), kgcore's own (the
+    Debiasing paper compares models by other measures): the mean absolute per-profession score,
 
         bias = (1 / |V|) * sum_v (1 / |T|) * sum_p | B_p^v |
 

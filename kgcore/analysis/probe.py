@@ -7,7 +7,7 @@ stratified k-fold cross-validation on the vectors the model actually scores (``m
 after any filter). A shuffled-label run of the same pipeline is reported beside it as the empirical chance
 level.
 
-In TransE the attribute's own triple, e.g. (person, gender, female), is part of training, so an
+The attribute's own triple, e.g. (person, gender, female), is part of training, so an
 undebiased embedding is expected to leak it almost perfectly: the probe measures what a debiasing
 method removes, not a flaw peculiar to a model.
 
@@ -21,10 +21,9 @@ says roughly where "only what the other facts say" lies (a reference, not a boun
 rank people by their recorded value, which is what the KL model's term evens out. A model can pass that
 test (its own prediction at even odds) and still leak to the probe, which reads any linear direction.
 
-The embedding-side reference is a model that never sees the attribute: Basic TransE trained with the
+The embedding-side reference is a model that never sees the attribute: the Basic model trained with the
 attribute's relation withheld (``TrainConfig.withheld_relations``, ``train --withhold``), probed here like any
-other. On FB15k-237 it still leaks gender at AUC 0.713 ± 0.008 over three seeds, where the KL model ends
-(0.712 ± 0.012): what the rest of the graph lets an embedding pick up.
+other: what it leaks is what the rest of the graph lets an embedding pick up (figures in ``bench/results/``).
 """
 from __future__ import annotations
 

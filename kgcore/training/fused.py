@@ -151,8 +151,8 @@ def _first_occurrence(ids: np.ndarray, slot: np.ndarray, unique: np.ndarray, inv
 
 
 def distinct(ids: torch.Tensor, slot: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """(distinct ids, position of each id among them) without sorting (``torch.unique`` sorts: ~4x
-    slower at a batch's few thousand ids). ``slot`` is a per-entity int64 array of -1s, left as it was."""
+    """(distinct ids, position of each id among them) without sorting (``torch.unique`` sorts, which costs
+    more at a batch's few thousand ids). ``slot`` is a per-entity int64 array of -1s, left as it was."""
     flat = ids.contiguous().numpy()
     unique = np.empty(flat.shape[0], np.int64)
     inverse = np.empty(flat.shape[0], np.int64)

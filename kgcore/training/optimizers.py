@@ -130,10 +130,10 @@ class DenseAdam:
     """``torch.optim.Adam`` (optionally AMSGrad) for a model's few small dense parameters (Bose's filters
     and discriminators: ~40k floats each) on a CPU, one numba pass per parameter.
 
-    torch's optimizer spends ~0.25 ms a step in Python around its kernel, whatever the size, which is
-    ~10% of a Bose epoch at two optimizers per step; this does the same arithmetic (per-parameter step
-    counts, bias correction, parameters without a gradient skipped) in ~0.03 ms. ``zero_grad`` and
-    ``step`` as in torch; ``for_parameters`` falls back to torch's own where the kernel does not apply."""
+    torch's optimizer spends a fixed time in Python around its kernel each step, whatever the size, which
+    matters at these sizes; this does the same arithmetic (per-parameter step counts, bias correction,
+    parameters without a gradient skipped) in one compiled pass. ``zero_grad`` and ``step`` as in torch;
+    ``for_parameters`` falls back to torch's own where the kernel does not apply."""
 
     def __init__(self, params: list[nn.Parameter], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, amsgrad: bool = False) -> None:
