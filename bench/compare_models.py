@@ -102,10 +102,13 @@ def bose_options(items: list[str]) -> dict:
 
 def model_config(name: str, args: argparse.Namespace) -> ModelConfig:
     name = "transe" if name == BLIND else name
-    return ModelConfig(model=name, dim=args.dim, p_norm=1, debias=[] if name == "transe" else [args.attribute],
-                       kl_weight=args.kl_weight,
-                       whitelist=read_whitelist(args.whitelist) if name == "kl" and args.whitelist else [],
-                       extra=bose_options(args.bose_option) if name == "bose" else {})
+    if name == "kl":
+        options = {"kl_weight": {"*": args.kl_weight},
+                   "whitelist": read_whitelist(args.whitelist) if args.whitelist else []}
+    else:
+        options = bose_options(args.bose_option) if name == "bose" else {}
+    return ModelConfig(model=name, dim=args.dim, interaction="transe-l1",
+                       debias=[] if name == "transe" else [args.attribute], options=options)
 
 
 def training_config(args: argparse.Namespace, seed: int, epochs: int, withheld: list[str] | None = None) -> TrainConfig:

@@ -33,14 +33,14 @@ def warm_up_kgcore(graph) -> None:
 
     ids = graph.splits["train"][:20_000].tolist()
     small = KnowledgeGraph({"train": [(graph.entities[h], graph.relations[r], graph.entities[t]) for h, r, t in ids]})
-    train(build_model(ModelConfig(dim=8, p_norm=1), small), small,
+    train(build_model(ModelConfig(dim=8, interaction="transe-l1"), small), small,
           TrainConfig(epochs=1, batch_size=1024, loss="margin", num_negatives=1), progress=False)
 
 
 def run_kgcore(graph, args) -> dict:
     warm_up_kgcore(graph)
     seed_everything(args.seed)
-    model = build_model(ModelConfig(dim=args.dim, p_norm=1), graph)
+    model = build_model(ModelConfig(dim=args.dim, interaction="transe-l1"), graph)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adam",
                          loss="margin", margin=1.0, num_negatives=1, seed=args.seed)
     started = time.perf_counter()

@@ -289,11 +289,11 @@ class KnowledgeGraph:
 
 def _line_numbers(path: str, wanted: list[Triple]) -> dict[Triple, int]:
     """Line numbers of the first occurrence of some triples in a file (only for error messages)."""
-    from .triples import _read_bytes
+    from .triples import read_bytes  # the same reading (gzip, checks) as the triples themselves
 
     targets, found = set(wanted), {}
     try:
-        text = _read_bytes(Path(path)).decode("utf-8", errors="replace")
+        text = read_bytes(Path(path)).decode("utf-8", errors="replace")
     except DataError:
         return found
     for line_no, line in enumerate(text.split("\n"), start=1):

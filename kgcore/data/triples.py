@@ -11,7 +11,7 @@ from ..errors import DataError
 Triple = tuple[str, str, str]
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise DataError(f"{path}: file not found.")
     if path.is_dir():
@@ -69,7 +69,7 @@ def parse_triples(data: bytes | str, source: str = "<upload>") -> list[Triple]:
 def read_triples(path: str | os.PathLike) -> list[Triple]:
     """Read a triples file; ``.gz`` files are decompressed transparently."""
     path = Path(path)
-    return parse_triples(_read_bytes(path), source=str(path))
+    return parse_triples(read_bytes(path), source=str(path))
 
 
 def write_triples(path: str | os.PathLike, triples: list[Triple]) -> None:
