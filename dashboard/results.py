@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from state import RunInfo, code_fingerprint, data_fingerprint, load_graph, load_run
+from discovery import RunInfo
+from loaders import code_fingerprint, data_fingerprint, load_graph, load_run
 
 # The code a measurement depends on: results kept on disk are keyed by it, so an updated kgcore never serves
 # numbers computed by the old one (the run's own files are covered by RunInfo.mtime).

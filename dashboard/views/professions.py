@@ -3,16 +3,20 @@ import streamlit as st
 
 import charts
 import results
-import state
+import sidebar
+from colours import value_colour
+from discovery import slug
+from display import display_scale
+from messages import guard
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Professions")
 st.markdown("Which professions does a model find more plausible for a person when it is nudged towards one "
             "value of a sensitive attribute? **B > 0**: moving a person towards that value makes the model "
             "rank the profession higher. Counts beside each score come from the graph itself.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
-runs = state.require_runs(ctx)
+runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
 if not attributes or not graph.spec.target:
@@ -55,10 +59,10 @@ def _columns(value):
     }
 
 
-with state.guard("the bias measurement"):
+with guard("the bias measurement"):
     result = results.bias_result(run, attribute)
     b_columns = [c for c in result.frame.columns if c.startswith("B_")]
-    factor, unit = state.display_scale(result.frame[b_columns].to_numpy().ravel())
+    factor, unit = display_scale(result.frame[b_columns].to_numpy().ravel())
     unit = f"({unit})" if unit else ""
     table_count_columns = [c for c in result.frame.columns if c.startswith("C_")] + ["C_other"]
     values = list(result.values)
@@ -110,7 +114,7 @@ with state.guard("the bias measurement"):
     count_labels = [c.removeprefix("C_") for c in count_columns]
     scaled_rows = chart_rows.assign(**{f"B_{high}": chart_rows[f"B_{high}"] * factor})
     st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", count_columns, count_labels, low, high,
-                                           state.value_colour(0), state.value_colour(values.index(high)), unit),
+                                           value_colour(0), value_colour(values.index(high)), unit),
                     key="prof_bars")
 
     st.subheader("Does the model follow the data?")
@@ -119,7 +123,7 @@ with state.guard("the bias measurement"):
     with left:
         scaled_points = points.assign(**{f"B_{high}": points[f"B_{high}"] * factor})
         st.plotly_chart(charts.bias_vs_share(scaled_points, f"share_{high}", f"B_{high}", high,
-                                             stats["overall_share"], state.value_colour(values.index(high)), unit),
+                                             stats["overall_share"], value_colour(values.index(high)), unit),
                         key="prof_scatter")
     with right:
         st.metric("Professions shown", f"{stats['professions']:,}")
@@ -133,5 +137,5 @@ with state.guard("the bias measurement"):
 
     frame = result.frame[result.frame["people"] >= min_support]
     st.download_button("Download all professions as CSV", frame.to_csv(index=False).encode("utf-8"),
-                       file_name=f"bias_{attribute}_{run.model}_{state.slug(run.name)}.csv", mime="text/csv",
+                       file_name=f"bias_{attribute}_{run.model}_{slug(run.name)}.csv", mime="text/csv",
                        icon=":material/download:", key="prof_download")
