@@ -1,4 +1,5 @@
 """Professions: which professions a model associates most with each value of an attribute."""
+import pandas as pd
 import streamlit as st
 
 import charts
@@ -45,7 +46,7 @@ def _scaled(table, value):
     return shown
 
 
-def _columns(value):
+def _columns(value, counts):
     return {
         "label": st.column_config.TextColumn("profession", width=140),
         f"B_{value}": st.column_config.NumberColumn(f"B {unit}".strip(), format="%.2f", width=64,
@@ -55,16 +56,17 @@ def _columns(value):
                                                          max_value=1.0, width=80,
                                                          help=f"Share of {value} among the profession's "
                                                               "people with a recorded value (data)"),
-        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in table_count_columns},
+        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in counts},
     }
 
 
 with guard("the bias measurement"):
+    from kgcore.analysis.tables import count_columns
+
     result = results.bias_result(run, attribute)
     b_columns = [c for c in result.frame.columns if c.startswith("B_")]
     factor, unit = display_scale(result.frame[b_columns].to_numpy().ravel())
     unit = f"({unit})" if unit else ""
-    table_count_columns = [c for c in result.frame.columns if c.startswith("C_")] + ["C_other"]
     values = list(result.values)
     if len(values) < 2:
         st.warning(f"{attribute!r} has a single value in this graph, so there is nothing to compare.")
@@ -76,12 +78,15 @@ with guard("the bias measurement"):
         high = st.selectbox(f"Value of {attribute} to examine", values, index=1 if len(values) > 1 else 0,
                             key="prof_value")
         low = f"not {high}"
-    st.caption(f"{result.people:,} people with a recorded {attribute} were each moved one step "
-               f"(size {result.step_size:g}) towards each value; B is the mean change of the model's score. "
+    moved = "one step" if result.steps == 1 else f"{result.steps} steps"
+    measured = ("the probability the model gives each profession (its scores for all professions turned into "
+                "chances that add up to one)" if result.use_probability else "the model's raw score for each profession")
+    st.caption(f"{result.people:,} people with a recorded {attribute} were each moved {moved} "
+               f"(size {result.step_size:g}) towards each value; B is the mean change of {measured}. "
                + ("Gender is recorded as binary in these data." if attribute == "gender" else ""))
 
     # ---------------------------------------------------------------- tables
-    count_columns = [f"C_{v}" for v in values] if len(values) <= 4 else [f"C_{high}", "C_other"]
+    counts = count_columns(result, high)
     if binary:
         left, right = st.columns(2, gap="large")
         tables = {}
@@ -91,19 +96,15 @@ with guard("the bias measurement"):
                 table = results.bias_table(run, attribute, value, top, int(min_support))
                 tables[value] = table
                 st.dataframe(_scaled(table, value), height=min(35 * (len(table) + 1) + 3, 760),
-                             column_config=_columns(value))
+                             column_config=_columns(value, count_columns(result, value)))
         chart_rows = result.frame[result.frame["entity"].isin(
             set(tables[low]["entity"]) | set(tables[high]["entity"]))]
     else:
         table = results.bias_table(run, attribute, high, top, int(min_support))
         st.subheader(f"Most associated with {high}")
-        st.dataframe(_scaled(table, high), column_config=_columns(high))
-        frame = result.frame[result.frame["people"] >= min_support]
-        least = frame.sort_values([f"B_{high}", "label"]).head(top)
-        chart_rows = result.frame[result.frame["entity"].isin(set(table["entity"]) | set(least["entity"]))].copy()
-        if "C_other" in count_columns:
-            recorded = chart_rows["people"] - chart_rows["C_unknown"]
-            chart_rows["C_other"] = recorded - chart_rows[f"C_{high}"]
+        st.dataframe(_scaled(table, high), column_config=_columns(high, counts))
+        least = results.bias_table(run, attribute, high, top, int(min_support), least=True)
+        chart_rows = pd.concat([table, least]).drop_duplicates("entity")
 
     if chart_rows.empty:
         st.info(f"No profession has at least {min_support} people; lower the minimum.")
@@ -111,9 +112,9 @@ with guard("the bias measurement"):
 
     # ---------------------------------------------------------------- charts
     st.subheader("Bias beside the counts")
-    count_labels = [c.removeprefix("C_") for c in count_columns]
+    count_labels = [c.removeprefix("C_") for c in counts]
     scaled_rows = chart_rows.assign(**{f"B_{high}": chart_rows[f"B_{high}"] * factor})
-    st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", count_columns, count_labels, low, high,
+    st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", counts, count_labels, low, high,
                                            value_colour(0), value_colour(values.index(high)), unit),
                     key="prof_bars")
 
@@ -131,7 +132,7 @@ with guard("the bias measurement"):
                   help="Rank correlation between the data's share and the model's B across professions.")
         st.metric("Pearson correlation", f"{stats['pearson']:.2f}")
         st.caption(f"Each point is a profession. Left to right: the share of {high} among its people in the "
-                   f"graph. Bottom to top: the model's score. Points high above others at the same share are "
+                   f"graph. Bottom to top: the model's bias score B. Points high above others at the same share are "
                    "professions where the model's association is stronger than the counts alone suggest; "
                    "points near zero are ones it has dampened.")
 
