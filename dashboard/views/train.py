@@ -22,6 +22,7 @@ if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 
 from kgcore.models import MODELS  # noqa: E402  (after the page header: the import registers the models)
+from kgcore.data.whitelist import resolve_whitelist  # noqa: E402
 from kgcore.models.bose import DEFAULTS as BOSE_DEFAULTS  # noqa: E402
 
 GAMMAS = sorted({0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, float(BOSE_DEFAULTS["gamma"])})
@@ -40,24 +41,13 @@ def _whitelist_rows(graph) -> pd.DataFrame:
     return pd.DataFrame(pairs or [], columns=["relation", "tail"]).astype(str)
 
 
-def _check_whitelist(frame: pd.DataFrame, graph) -> list[list[str]]:
-    """Rows of the editor as [relation, tail-or-*]; unknown names are an error naming the row."""
-    pairs = []
-    labels = {graph.label(e).lower(): e for e in graph.entities}
-    for number, row in enumerate(frame.fillna("").itertuples(index=False), start=1):
-        relation, tail = str(row.relation).strip(), str(row.tail).strip()
-        if not relation and not tail:
-            continue
-        if relation not in graph.relation_to_id:
-            raise ValueError(f"Whitelist row {number}: unknown relation {relation!r}.")
-        if tail != "*" and tail not in graph.entity_to_id:
-            if tail.lower() in labels:
-                tail = labels[tail.lower()]
-            else:
-                raise ValueError(f"Whitelist row {number}: unknown entity {tail!r}; use an entity id, its label, "
-                                 "or * for every tail.")
-        pairs.append([relation, tail])
-    return pairs
+def _whitelist_pairs(frame: pd.DataFrame, graph) -> list[list[str]]:
+    """The editor's filled rows resolved by kgcore (an unknown name is a SpecError naming the entry), as
+    [relation, entity name or *]."""
+    rows = frame.fillna("").astype(str)
+    entries = [[relation.strip(), tail.strip()] for relation, tail in zip(rows["relation"], rows["tail"])
+               if relation.strip() or tail.strip()]
+    return [[graph.relations[r], "*" if t < 0 else graph.entities[t]] for r, t in resolve_whitelist(entries, graph)]
 
 
 # ---------------------------------------------------------------------------------------------- a running job
@@ -169,13 +159,14 @@ if graph is not None:
     if submitted and not busy:
         with guard("the training settings"):
             from kgcore.data.datasets import DataSource
+            from kgcore.errors import SpecError
             from kgcore.models import ModelConfig
             from kgcore.training.loop import TrainConfig
 
-            pairs = _check_whitelist(whitelist, graph) if model_name == "kl" else []
+            pairs = _whitelist_pairs(whitelist, graph) if model_name == "kl" else []
             extra_debias = model_name in ("kl", "bose")
             if extra_debias and not debias:
-                raise ValueError("Choose at least one attribute to remove for a debiased model.")
+                raise SpecError("Choose at least one attribute to remove for a debiased model.")
             model_config = ModelConfig(model=model_name, dim=int(dim), debias=list(debias) if extra_debias else [],
                                        kl_weight=float(kl_weight), whitelist=pairs,
                                        extra={"gamma": float(gamma)} if model_name == "bose" else {})
