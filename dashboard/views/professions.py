@@ -1,5 +1,4 @@
 """Professions: which professions a model associates most with each value of an attribute."""
-import pandas as pd
 import streamlit as st
 
 import charts
@@ -61,6 +60,7 @@ def _columns(value, counts):
 
 
 with guard("the bias measurement"):
+    import pandas as pd
     from kgcore.analysis.tables import count_columns
 
     result = results.bias_result(run, attribute)
