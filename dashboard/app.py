@@ -17,10 +17,11 @@ STARTED = time.perf_counter()
 import streamlit as st
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # pages import the shared modules beside this file (state, results, charts)
+if str(HERE) not in sys.path:  # pages import the shared modules beside this file (sidebar, results, charts…)
     sys.path.insert(0, str(HERE))
 
-import state  # noqa: E402
+import sidebar  # noqa: E402
+from messages import TIMING_ENV, guard  # noqa: E402
 
 st.set_page_config(page_title="KG bias explorer", page_icon=":material/balance:", layout="wide")
 
@@ -36,16 +37,16 @@ PAGES = [
 page = st.navigation(PAGES)
 st.session_state["_run_started"] = STARTED
 try:
-    context = state.prepare()
+    context = sidebar.prepare()
 except Exception as exc:  # noqa: BLE001 - a broken runs folder must not show a traceback
     st.error(f"Could not read the runs and datasets folders: {type(exc).__name__}: {exc}")
     st.stop()
 try:
-    with state.guard(page.title):
+    with guard(page.title):
         page.run()
 finally:  # also when a page stops early (st.stop), so the choices stay reachable
-    with state.guard("the sidebar"):
-        state.sidebar(context)
-if os.environ.get("KGCORE_DASHBOARD_TIMING"):  # bench/dashboard_timing.py reads these lines
+    with guard("the sidebar"):
+        sidebar.draw(context)
+if os.environ.get(TIMING_ENV):  # bench/dashboard_speed.py reads these lines
     print(f"kgcore-dashboard-timing page={page.title!r} seconds={time.perf_counter() - STARTED:.3f}",
           file=sys.stderr, flush=True)

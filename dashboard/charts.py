@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 if TYPE_CHECKING:  # imported where used: the Overview's first chart needs neither
     import pandas as pd
 
-from state import MODEL_COLOURS, value_colour
+from colours import value_colour
+from model_info import MODEL_COLOURS
 
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
 NEUTRAL = "#9aa5b1"

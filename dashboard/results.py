@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from state import RunInfo, code_fingerprint, data_fingerprint, load_graph, load_run
+from discovery import RunInfo
+from loaders import code_fingerprint, data_fingerprint, load_graph, load_run
 
 # The code a measurement depends on: results kept on disk are keyed by it, so an updated kgcore never serves
 # numbers computed by the old one (the run's own files are covered by RunInfo.mtime).
@@ -35,10 +36,12 @@ def _bias_result(run: RunInfo, attribute: str, code: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def bias_table(run: RunInfo, attribute: str, value: str, top: int, min_support: int) -> pd.DataFrame:
+def bias_table(run: RunInfo, attribute: str, value: str, top: int, min_support: int,
+               least: bool = False) -> pd.DataFrame:
+    """kgcore.analysis.tables.bias_table: the professions most (``least``: least) associated with ``value``."""
     from kgcore.analysis.tables import bias_table as kg_bias_table
 
-    return kg_bias_table(bias_result(run, attribute), value, top=top, min_support=min_support)
+    return kg_bias_table(bias_result(run, attribute), value, top=top, min_support=min_support, least=least)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -175,6 +175,34 @@ def test_every_page_on_the_builtin_default(runs_dir):
     assert at.get("form"), "the training form is drawn"
 
 
+def test_professions_page_on_an_attribute_with_many_values(runs_dir):
+    """With more than four values (the demo world's religion), the page lists one value against all others:
+    its table, the "other" counts and the least-associated professions in the chart are kgcore's bias_table."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = _goto(at, "professions")
+    at.selectbox(key="prof_attr").set_value("religion").run()
+    _clean(at)
+    run = _selected_run(at, "prof_run")
+    result = measure_bias(run.model, run.graph, "religion")
+    assert len(result.values) > 4
+    high = at.selectbox(key="prof_value").value
+    most = bias_table(result, high, top=20, min_support=10)
+    least = bias_table(result, high, top=20, min_support=10, least=True)
+    assert least[f"B_{high}"].is_monotonic_increasing
+    counts = result.frame.set_index("entity").loc[least["entity"]]  # other = recorded - this value
+    assert least["C_other"].tolist() == (counts["people"] - counts["C_unknown"] - counts[f"C_{high}"]).tolist()
+    shown = at.dataframe[0].value
+    assert shown["label"].tolist() == most["label"].tolist()
+    assert shown["C_other"].tolist() == most["C_other"].tolist()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = {trace.get("name"): trace for trace in figure["data"]}
+    assert {high, "other"} <= set(bars)
+    assert set(bars["bias B"]["y"]) == set(most["label"]) | set(least["label"])
+    # The caption says what B measured: the change of a probability (kgcore's default).
+    assert result.use_probability
+    assert any("mean change of the probability the model gives each profession" in c.value for c in at.caption)
+
+
 # ---------------------------------------------------------------------------------------------- generated KG
 def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     monkeypatch.setenv("KGCORE_RUNS", str(toy_world["runs"]))
@@ -342,6 +370,40 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
     assert model["extra"]["gamma"] == DEFAULTS["gamma"]
     history = pd.read_csv(folder / "history.csv")
     assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)
+
+
+def test_train_page_whitelist_is_resolved_by_kgcore(runs_dir):
+    """The KL model's whitelist rows go through kgcore.data.whitelist.resolve_whitelist; the run records the
+    resolved entity names. A debiased model without an attribute to remove is a message, not a traceback."""
+    from kgcore.data.whitelist import resolve_whitelist
+    from kgcore.demo import DEFAULT_WHITELIST
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = _goto(at, "train")
+    at.radio(key="train_model").set_value("kl")
+    at.multiselect(key="train_debias").set_value([])
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Choose at least one attribute to remove for a debiased model."]
+
+    at.multiselect(key="train_debias").set_value(["gender"])
+    at.slider(key="train_epochs").set_value(1)
+    at.select_slider(key="train_dim").set_value(16)
+    at.slider(key="train_valid").set_value(0)
+    at.text_input(key="train_name").set_value("kl whitelist")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    _clean(at)
+    folder = runs_dir / "Demo-world-synthetic" / "kl-whitelist"
+    deadline = time.monotonic() + 180
+    while not (folder / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    graph = DataSource(dataset="demo").load()
+    expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t]]
+                for r, t in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
+    model = json.loads((folder / "config.json").read_text())["model"]
+    assert model["model"] == "kl" and model["whitelist"] == expected
 
 
 def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):

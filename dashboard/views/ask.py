@@ -4,9 +4,11 @@ import pandas as pd
 import streamlit as st
 
 import results
-import state
+import sidebar
+from display import example_person
+from messages import guard
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Ask the model")
 st.markdown("*What should I be when I grow up?* Pick a person from the graph, or build one from a few facts, "
             "then flip one recorded attribute. Each model places both versions from their facts in the same "
@@ -14,7 +16,7 @@ st.markdown("*What should I be when I grow up?* Pick a person from the graph, or
             "alone.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world: invented people.")
-runs = state.require_runs(ctx)
+runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
 if not attributes or not graph.spec.target:
@@ -29,7 +31,7 @@ values = [label for _, label in attribute_values(graph, attribute)]
 mode = st.radio("Person", ["Pick a person from the graph", "Build a person"], horizontal=True, key="ask_mode")
 
 facts: list[tuple[str, str, str]] = []
-with state.guard("the person"):
+with guard("the person"):
     if mode == "Build a person":
         relations = results.person_relations(ctx.dataset.data_json)
         st.caption("Choose a value for any fact you want the person to have (leave the rest empty).")
@@ -52,7 +54,7 @@ with state.guard("the person"):
         recorded = people[people[attribute] != ""]
         display = dict(zip(recorded["entity"], recorded["display"]))
         person = st.selectbox("Person (type to search)", recorded["entity"].tolist(), format_func=display.get,
-                              index=state.example_person(recorded, graph, attribute), key=f"ask_person_{attribute}")
+                              index=example_person(recorded, graph, attribute), key=f"ask_person_{attribute}")
         info = recorded[recorded["entity"] == person].iloc[0]
         facts = person_facts(graph, person)
         who = info["label"]
@@ -81,7 +83,7 @@ def _highlight(frame: pd.DataFrame, other: pd.DataFrame, colour: str):
 
 
 for run in runs:
-    with state.guard(f"the answer of {run.label}"):
+    with guard(f"the answer of {run.label}"):
         answer = results.what_if(run, tuple(facts), attribute, flip_to)
         st.subheader(run.label)
         original = answer.original[["label", "probability"]].rename(columns={"label": "profession"})

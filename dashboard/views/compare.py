@@ -6,9 +6,11 @@ import streamlit as st
 
 import charts
 import results
-import state
+import sidebar
+from display import display_scale
+from messages import guard
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Compare models")
 st.markdown("The selected runs side by side: how well each predicts missing facts (**MRR**, higher is better), "
             "how strongly it associates professions with the attribute (**bias**, mean |B| over professions, "
@@ -16,7 +18,7 @@ st.markdown("The selected runs side by side: how well each predicts missing fact
             "vectors (**leakage**, ROC-AUC; 0.5 means nothing can be read).")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
-runs = state.require_runs(ctx)
+runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
 if not attributes or not graph.spec.target:
@@ -35,7 +37,7 @@ def _fmt(value, pattern="{:.3f}"):
 
 rows, distribution, probes = [], [], []
 for run in runs:
-    with state.guard(f"the numbers of {run.label}"):
+    with guard(f"the numbers of {run.label}"):
         lp = results.link_prediction(run)
         metrics = results.run_metrics(run)
         aggregate = results.aggregate_bias(run, attribute)
@@ -62,7 +64,7 @@ for run in runs:
 if not rows:
     st.stop()
 table = pd.DataFrame(rows)
-factor, unit = state.display_scale(table["bias"])
+factor, unit = display_scale(table["bias"])
 table["bias"] = table["bias"] * factor
 table["bias 95% interval"] = [f"{_fmt(lo * factor, '{:.2f}')} – {_fmt(hi * factor, '{:.2f}')}"
                               for lo, hi in zip(table.pop("ci_low"), table.pop("ci_high"))]
@@ -85,7 +87,7 @@ st.caption("MRR: filtered mean reciprocal rank on the test triples. Bias: mean o
 if distribution:
     frame = pd.concat(distribution, ignore_index=True)
     value = frame["value"].iloc[0]
-    b_factor, b_unit = state.display_scale(frame["B"])
+    b_factor, b_unit = display_scale(frame["B"])
     frame["B"] = frame["B"] * b_factor
     left, right = st.columns(2, gap="large")
     with left:
@@ -108,7 +110,7 @@ if distribution:
 if probes:
     st.subheader("Attribute leakage probe")
     facts = None
-    with state.guard(f"the probe on the graph's other facts about {attribute}"):
+    with guard(f"the probe on the graph's other facts about {attribute}"):
         facts = results.facts_probe(ctx.dataset.data_json, attribute)
     left, right = st.columns([2, 1], gap="large")
     with left:

@@ -2,10 +2,13 @@
 import streamlit as st
 
 import charts
+import display
 import results
-import state
+import sidebar
+from messages import guard, mark
+from model_info import MODEL_BLURBS, described_models, model_label
 
-ctx = state.context()
+ctx = sidebar.context()
 summary_data = ctx.dataset.data_json
 
 st.title("Social bias in knowledge graph embeddings")
@@ -16,9 +19,9 @@ st.markdown(
     "who, in that graph, holds which profession. This dashboard shows what a model associates with a "
     "sensitive attribute such as gender, and how two debiasing methods change that.")
 if ctx.dataset.synthetic:
-    state.synthetic_notice()
+    display.synthetic_notice()
 
-with state.guard("the dataset summary"):
+with guard("the dataset summary"):
     summary = results.graph_summary(summary_data)
     st.subheader(f"The knowledge graph: {ctx.dataset.label}")
     cols = st.columns(5)
@@ -38,7 +41,7 @@ with state.guard("the dataset summary"):
             values, people, missing = results.attribute_counts(summary_data, attribute)
         with left:  # the first chart, drawn before pandas is even imported
             st.plotly_chart(charts.value_counts(values, people, missing, attribute), key="overview_counts")
-            state.mark("overview chart")
+            mark("overview chart")
         with right:
             import pandas as pd
 
@@ -57,10 +60,10 @@ with state.guard("the dataset summary"):
 
 st.subheader("The three models")
 cols = st.columns(3)
-for col, name in zip(cols, ("transe", "bose", "kl")):
+for col, name in zip(cols, described_models()):
     with col.container(border=True):
-        st.markdown(f"**{state.MODEL_LABELS[name]}**")
-        st.write(state.MODEL_BLURBS[name])
+        st.markdown(f"**{model_label(name)}**")
+        st.write(MODEL_BLURBS[name])
 
 st.subheader("How bias is measured")
 st.markdown(
@@ -87,7 +90,7 @@ else:
 
 if ctx.dataset.synthetic:
     with st.expander("Where the demo world's figures come from"):
-        skews = state.demo_skews()[["label", "female_share", "legitimate", "source"]]
+        skews = display.demo_skews()[["label", "female_share", "legitimate", "source"]]
         st.dataframe(skews, hide_index=True, column_config={
             "label": "profession",
             "female_share": st.column_config.ProgressColumn("share of women", format="percent", min_value=0,

@@ -3,16 +3,20 @@ import streamlit as st
 
 import charts
 import results
-import state
+import sidebar
+from colours import value_colour
+from discovery import slug
+from display import display_scale
+from messages import guard
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Professions")
 st.markdown("Which professions does a model find more plausible for a person when it is nudged towards one "
             "value of a sensitive attribute? **B > 0**: moving a person towards that value makes the model "
             "rank the profession higher. Counts beside each score come from the graph itself.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
-runs = state.require_runs(ctx)
+runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
 if not attributes or not graph.spec.target:
@@ -41,7 +45,7 @@ def _scaled(table, value):
     return shown
 
 
-def _columns(value):
+def _columns(value, counts):
     return {
         "label": st.column_config.TextColumn("profession", width=140),
         f"B_{value}": st.column_config.NumberColumn(f"B {unit}".strip(), format="%.2f", width=64,
@@ -51,16 +55,18 @@ def _columns(value):
                                                          max_value=1.0, width=80,
                                                          help=f"Share of {value} among the profession's "
                                                               "people with a recorded value (data)"),
-        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in table_count_columns},
+        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in counts},
     }
 
 
-with state.guard("the bias measurement"):
+with guard("the bias measurement"):
+    import pandas as pd
+    from kgcore.analysis.tables import count_columns
+
     result = results.bias_result(run, attribute)
     b_columns = [c for c in result.frame.columns if c.startswith("B_")]
-    factor, unit = state.display_scale(result.frame[b_columns].to_numpy().ravel())
+    factor, unit = display_scale(result.frame[b_columns].to_numpy().ravel())
     unit = f"({unit})" if unit else ""
-    table_count_columns = [c for c in result.frame.columns if c.startswith("C_")] + ["C_other"]
     values = list(result.values)
     if len(values) < 2:
         st.warning(f"{attribute!r} has a single value in this graph, so there is nothing to compare.")
@@ -72,12 +78,15 @@ with state.guard("the bias measurement"):
         high = st.selectbox(f"Value of {attribute} to examine", values, index=1 if len(values) > 1 else 0,
                             key="prof_value")
         low = f"not {high}"
-    st.caption(f"{result.people:,} people with a recorded {attribute} were each moved one step "
-               f"(size {result.step_size:g}) towards each value; B is the mean change of the model's score. "
+    moved = "one step" if result.steps == 1 else f"{result.steps} steps"
+    measured = ("the probability the model gives each profession (its scores for all professions turned into "
+                "chances that add up to one)" if result.use_probability else "the model's raw score for each profession")
+    st.caption(f"{result.people:,} people with a recorded {attribute} were each moved {moved} "
+               f"(size {result.step_size:g}) towards each value; B is the mean change of {measured}. "
                + ("Gender is recorded as binary in these data." if attribute == "gender" else ""))
 
     # ---------------------------------------------------------------- tables
-    count_columns = [f"C_{v}" for v in values] if len(values) <= 4 else [f"C_{high}", "C_other"]
+    counts = count_columns(result, high)
     if binary:
         left, right = st.columns(2, gap="large")
         tables = {}
@@ -87,19 +96,15 @@ with state.guard("the bias measurement"):
                 table = results.bias_table(run, attribute, value, top, int(min_support))
                 tables[value] = table
                 st.dataframe(_scaled(table, value), height=min(35 * (len(table) + 1) + 3, 760),
-                             column_config=_columns(value))
+                             column_config=_columns(value, count_columns(result, value)))
         chart_rows = result.frame[result.frame["entity"].isin(
             set(tables[low]["entity"]) | set(tables[high]["entity"]))]
     else:
         table = results.bias_table(run, attribute, high, top, int(min_support))
         st.subheader(f"Most associated with {high}")
-        st.dataframe(_scaled(table, high), column_config=_columns(high))
-        frame = result.frame[result.frame["people"] >= min_support]
-        least = frame.sort_values([f"B_{high}", "label"]).head(top)
-        chart_rows = result.frame[result.frame["entity"].isin(set(table["entity"]) | set(least["entity"]))].copy()
-        if "C_other" in count_columns:
-            recorded = chart_rows["people"] - chart_rows["C_unknown"]
-            chart_rows["C_other"] = recorded - chart_rows[f"C_{high}"]
+        st.dataframe(_scaled(table, high), column_config=_columns(high, counts))
+        least = results.bias_table(run, attribute, high, top, int(min_support), least=True)
+        chart_rows = pd.concat([table, least]).drop_duplicates("entity")
 
     if chart_rows.empty:
         st.info(f"No profession has at least {min_support} people; lower the minimum.")
@@ -107,10 +112,10 @@ with state.guard("the bias measurement"):
 
     # ---------------------------------------------------------------- charts
     st.subheader("Bias beside the counts")
-    count_labels = [c.removeprefix("C_") for c in count_columns]
+    count_labels = [c.removeprefix("C_") for c in counts]
     scaled_rows = chart_rows.assign(**{f"B_{high}": chart_rows[f"B_{high}"] * factor})
-    st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", count_columns, count_labels, low, high,
-                                           state.value_colour(0), state.value_colour(values.index(high)), unit),
+    st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", counts, count_labels, low, high,
+                                           value_colour(0), value_colour(values.index(high)), unit),
                     key="prof_bars")
 
     st.subheader("Does the model follow the data?")
@@ -119,7 +124,7 @@ with state.guard("the bias measurement"):
     with left:
         scaled_points = points.assign(**{f"B_{high}": points[f"B_{high}"] * factor})
         st.plotly_chart(charts.bias_vs_share(scaled_points, f"share_{high}", f"B_{high}", high,
-                                             stats["overall_share"], state.value_colour(values.index(high)), unit),
+                                             stats["overall_share"], value_colour(values.index(high)), unit),
                         key="prof_scatter")
     with right:
         st.metric("Professions shown", f"{stats['professions']:,}")
@@ -127,11 +132,11 @@ with state.guard("the bias measurement"):
                   help="Rank correlation between the data's share and the model's B across professions.")
         st.metric("Pearson correlation", f"{stats['pearson']:.2f}")
         st.caption(f"Each point is a profession. Left to right: the share of {high} among its people in the "
-                   f"graph. Bottom to top: the model's score. Points high above others at the same share are "
+                   f"graph. Bottom to top: the model's bias score B. Points high above others at the same share are "
                    "professions where the model's association is stronger than the counts alone suggest; "
                    "points near zero are ones it has dampened.")
 
     frame = result.frame[result.frame["people"] >= min_support]
     st.download_button("Download all professions as CSV", frame.to_csv(index=False).encode("utf-8"),
-                       file_name=f"bias_{attribute}_{run.model}_{state.slug(run.name)}.csv", mime="text/csv",
+                       file_name=f"bias_{attribute}_{run.model}_{slug(run.name)}.csv", mime="text/csv",
                        icon=":material/download:", key="prof_download")

@@ -5,9 +5,11 @@ import streamlit as st
 
 import charts
 import results
-import state
+import sidebar
+from display import example_person
+from messages import guard
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Embedding shift")
 st.markdown("Pick a person and move the model's vector for them, one small step at a time, towards another "
             "value of a sensitive attribute. The map on the left is fitted once, so only the person moves; the "
@@ -15,7 +17,7 @@ st.markdown("Pick a person and move the model's vector for them, one small step 
             "**Play** or drag the step slider.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world: invented people.")
-runs = state.require_runs(ctx)
+runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
 if not attributes or not graph.spec.target:
@@ -33,14 +35,14 @@ method = top_row[2].radio("2-D map", ["pca", "umap"], format_func=str.upper, hor
                           help="PCA is linear and instant. UMAP keeps neighbourhoods better; its first fit "
                                "takes tens of seconds and arrows are only approximate.")
 
-with state.guard("the person picker"):
+with guard("the person picker"):
     table = graph.attribute_table(attribute)
     values = list(table.value_labels)
     recorded = people[people[attribute] != ""]
     if recorded.empty:
         st.warning(f"No person has a recorded {attribute}.")
         st.stop()
-    default_index = state.example_person(recorded, graph, attribute)
+    default_index = example_person(recorded, graph, attribute)
     options = recorded["entity"].tolist()
     display = dict(zip(recorded["entity"], recorded["display"]))
     pick_row = st.columns([2, 1.2, 1.2])
@@ -71,7 +73,7 @@ def animation(run, person: str, attribute: str, target: str, steps: int, step_si
                                   trajectory.held_professions, (relation, graph.spec.target or "profession"))
 
 
-with state.guard("the embedding shift"):
+with guard("the embedding shift"):
     trajectory = results.trajectory(run, person, attribute, target, int(steps), float(step_size))
     spec_attribute = graph.spec.attribute(attribute)
     st.plotly_chart(animation(run, person, attribute, target, int(steps), float(step_size), method, held),

@@ -8,9 +8,12 @@ import pandas as pd
 import streamlit as st
 
 import jobs
-import state
+import sidebar
+from discovery import dataset_key, datasets_root, runs_root, slug
+from messages import guard
+from model_info import model_label, train_choices
 
-ctx = state.context()
+ctx = sidebar.context()
 st.title("Train")
 st.markdown(f"Train a model on **{ctx.dataset.label}**. It trains in the background: the progress bar and "
             "curve update every second, you can stop it at any time, and the finished run appears in the "
@@ -19,11 +22,13 @@ if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 
 from kgcore.models import MODELS  # noqa: E402  (after the page header: the import registers the models)
+from kgcore.data.whitelist import resolve_whitelist  # noqa: E402
 from kgcore.models.bose import DEFAULTS as BOSE_DEFAULTS  # noqa: E402
 
 GAMMAS = sorted({0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, float(BOSE_DEFAULTS["gamma"])})
 
 MAX_EPOCHS = 200
+MAX_UPLOAD_MB = 25
 
 
 def _whitelist_rows(graph) -> pd.DataFrame:
@@ -36,24 +41,13 @@ def _whitelist_rows(graph) -> pd.DataFrame:
     return pd.DataFrame(pairs or [], columns=["relation", "tail"]).astype(str)
 
 
-def _check_whitelist(frame: pd.DataFrame, graph) -> list[list[str]]:
-    """Rows of the editor as [relation, tail-or-*]; unknown names are an error naming the row."""
-    pairs = []
-    labels = {graph.label(e).lower(): e for e in graph.entities}
-    for number, row in enumerate(frame.fillna("").itertuples(index=False), start=1):
-        relation, tail = str(row.relation).strip(), str(row.tail).strip()
-        if not relation and not tail:
-            continue
-        if relation not in graph.relation_to_id:
-            raise ValueError(f"Whitelist row {number}: unknown relation {relation!r}.")
-        if tail != "*" and tail not in graph.entity_to_id:
-            if tail.lower() in labels:
-                tail = labels[tail.lower()]
-            else:
-                raise ValueError(f"Whitelist row {number}: unknown entity {tail!r}; use an entity id, its label, "
-                                 "or * for every tail.")
-        pairs.append([relation, tail])
-    return pairs
+def _whitelist_pairs(frame: pd.DataFrame, graph) -> list[list[str]]:
+    """The editor's filled rows resolved by kgcore (an unknown name is a SpecError naming the entry), as
+    [relation, entity name or *]."""
+    rows = frame.fillna("").astype(str)
+    entries = [[relation.strip(), tail.strip()] for relation, tail in zip(rows["relation"], rows["tail"])
+               if relation.strip() or tail.strip()]
+    return [[graph.relations[r], "*" if t < 0 else graph.entities[t]] for r, t in resolve_whitelist(entries, graph)]
 
 
 # ---------------------------------------------------------------------------------------------- a running job
@@ -66,7 +60,7 @@ def job_panel() -> None:
     if current is None:
         return
     with st.container(border=True):
-        st.markdown(f"**Training {current.run_name}** ({state.MODEL_LABELS.get(current.model_config.model, '')})")
+        st.markdown(f"**Training {current.run_name}** ({model_label(current.model_config.model)})")
         rows = list(current.history)  # a snapshot: the training thread appends to it while the page reads
         done = len(rows)
         fraction = min(done / max(current.epochs, 1), 1.0)
@@ -91,7 +85,7 @@ def job_panel() -> None:
             st.success(current.message, icon=":material/check_circle:")
             if not st.session_state.get(f"announced_{current.id}"):
                 st.session_state[f"announced_{current.id}"] = True
-                state.select_run_after_rerun(str(current.out.resolve()), current.dataset_key)
+                sidebar.select_run_after_rerun(str(current.out.resolve()), current.dataset_key)
                 st.rerun(scope="app")  # the sidebar lists the new run
         elif current.status == "cancelled":
             st.info(current.message)
@@ -104,15 +98,14 @@ job_panel()
 # ---------------------------------------------------------------------------------------------- settings
 st.subheader("Train a model")
 graph = None
-with state.guard("the knowledge graph"):
+with guard("the knowledge graph"):
     graph = ctx.graph()
 if graph is not None:
-    available = [m for m in ("transe", "kl", "bose") if m in MODELS] + \
-        [m for m in sorted(MODELS) if m not in ("transe", "kl", "bose")]
+    available = train_choices(MODELS)
     attributes = list(graph.spec.attribute_names)
     busy = job is not None and job.active
     with st.form("train_form"):
-        model_name = st.radio("Model", available, format_func=lambda m: state.MODEL_LABELS.get(m, m),
+        model_name = st.radio("Model", available, format_func=model_label,
                               horizontal=True, key="train_model")
         if len(available) < 3:
             st.caption("The debiased models appear here once they are installed in kgcore.")
@@ -164,15 +157,16 @@ if graph is not None:
     if busy:
         st.caption("A training run of this session is in progress; stop it or wait for it to finish.")
     if submitted and not busy:
-        with state.guard("the training settings"):
+        with guard("the training settings"):
             from kgcore.data.datasets import DataSource
+            from kgcore.errors import SpecError
             from kgcore.models import ModelConfig
             from kgcore.training.loop import TrainConfig
 
-            pairs = _check_whitelist(whitelist, graph) if model_name == "kl" else []
+            pairs = _whitelist_pairs(whitelist, graph) if model_name == "kl" else []
             extra_debias = model_name in ("kl", "bose")
             if extra_debias and not debias:
-                raise ValueError("Choose at least one attribute to remove for a debiased model.")
+                raise SpecError("Choose at least one attribute to remove for a debiased model.")
             model_config = ModelConfig(model=model_name, dim=int(dim), debias=list(debias) if extra_debias else [],
                                        kl_weight=float(kl_weight), whitelist=pairs,
                                        extra={"gamma": float(gamma)} if model_name == "bose" else {})
@@ -180,8 +174,8 @@ if graph is not None:
                                        eval_every=int(validate_every), patience=10**6, device="cpu",
                                        withheld_relations=list(withheld))
             train_config.validate()
-            run_name = state.slug(name or default_name)
-            folder = state.runs_root() / state.slug(ctx.dataset.label) / run_name
+            run_name = slug(name or default_name)
+            folder = runs_root() / slug(ctx.dataset.label) / run_name
             if folder.exists():
                 run_name = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
                 folder = folder.with_name(run_name)
@@ -193,18 +187,18 @@ if graph is not None:
 # ---------------------------------------------------------------------------------------------- upload
 st.subheader("Use your own knowledge graph")
 st.markdown("Upload a triples file: one fact per line, `head<TAB>relation<TAB>tail` (UTF-8 text, `.tsv` or "
-            f"`.txt`, at most {state.MAX_UPLOAD_MB} MB). Then name the relation that holds each sensitive attribute "
+            f"`.txt`, at most {MAX_UPLOAD_MB} MB). Then name the relation that holds each sensitive attribute "
             "and the one that holds professions. A tenth of the facts is held out to measure link prediction.")
-upload = st.file_uploader("Triples file", type=["tsv", "txt"], key="upload_file", max_upload_size=state.MAX_UPLOAD_MB)
+upload = st.file_uploader("Triples file", type=["tsv", "txt"], key="upload_file", max_upload_size=MAX_UPLOAD_MB)
 if upload is not None:
-    with state.guard("the uploaded file"):
+    with guard("the uploaded file"):
         from kgcore.errors import DataError
         from kgcore.data.triples import parse_triples
         from kgcore.data.userdata import make_spec, relation_counts, save_dataset
 
-        if upload.size > state.MAX_UPLOAD_MB * 2**20:
+        if upload.size > MAX_UPLOAD_MB * 2**20:
             raise DataError(f"{upload.name} is {upload.size / 2**20:.1f} MB; the dashboard accepts at most "
-                            f"{state.MAX_UPLOAD_MB} MB. Train larger graphs from the command line: "
+                            f"{MAX_UPLOAD_MB} MB. Train larger graphs from the command line: "
                             "python -m kgcore train --data-dir FOLDER ...")
         triples = parse_triples(upload.getvalue(), source=upload.name)
         relations = relation_counts(triples)
@@ -230,7 +224,7 @@ if upload is not None:
                                "name": st.column_config.TextColumn(required=True),
                                "reversed": st.column_config.CheckboxColumn(default=False)})
             labels_file = st.file_uploader("Labels (optional): id<TAB>readable name per line", type=["tsv", "txt"],
-                                           key="upload_labels", max_upload_size=state.MAX_UPLOAD_MB)
+                                           key="upload_labels", max_upload_size=MAX_UPLOAD_MB)
             create = st.form_submit_button("Create dataset", type="primary", icon=":material/upload:")
         if create:
             rows = attribute_rows.dropna(subset=["relation"]).fillna({"name": "", "reversed": False})
@@ -242,10 +236,9 @@ if upload is not None:
                 from kgcore.data.userdata import parse_labels
 
                 labels = parse_labels(labels_file.getvalue(), labels_file.name)
-            folder = state.datasets_root() / state.slug(label)
-            spec = make_spec(state.slug(label), target, attributes, reversed_names)
+            folder = datasets_root() / slug(label)
+            spec = make_spec(slug(label), target, attributes, reversed_names)
             source = save_dataset(folder, triples, spec, label=label, labels=labels, source_name=upload.name)
-            key = state.dataset_key(source.to_dict())
-            st.session_state["_next_dataset"] = key
+            sidebar.select_dataset_after_rerun(dataset_key(source.to_dict()))
             st.success(f"Created {label}. It is now selected in the sidebar; train a model on it above.")
             st.rerun()

@@ -9,27 +9,40 @@ import pandas as pd
 from .measure import DEFAULT_MIN_SUPPORT, BiasResult
 
 
-def bias_table(result: BiasResult, value: str, top: int = 20, min_support: int = DEFAULT_MIN_SUPPORT) -> pd.DataFrame:
-    """The ``top`` professions the model most associates with ``value`` (largest B_p^value), among those
-    with at least ``min_support`` people in the training graph.
+MAX_COUNTED_VALUES = 4  # beyond this many values, tables count the value and "other" instead of each value
 
-    Rows: label, B, counts per value (for attributes with more than four values: the value's count and
-    the count of all other recorded values), the data share of the value, people. Index: rank from 1.
+
+def count_columns(result: BiasResult, value: str) -> list[str]:
+    """The count columns ``bias_table`` gives for ``value``: ``C_<v>`` for every value of an attribute with
+    at most four values; otherwise ``C_<value>`` and ``C_other`` (people with any other recorded value)."""
+    label = result.resolve(value)
+    if len(result.values) <= MAX_COUNTED_VALUES:
+        return [f"C_{v}" for v in result.values]
+    return [f"C_{label}", "C_other"]
+
+
+def bias_table(result: BiasResult, value: str, top: int = 20, min_support: int = DEFAULT_MIN_SUPPORT,
+               least: bool = False) -> pd.DataFrame:
+    """The ``top`` professions the model most associates with ``value`` (largest B_p^value), among those
+    with at least ``min_support`` people in the training graph; with ``least=True`` the ``top`` with the
+    smallest B_p^value instead, smallest first.
+
+    Rows: label, B, counts per value (``count_columns``: for attributes with more than four values, the
+    value's count and the count of all other recorded values), the data share of the value, people, entity.
+    Index: rank from 1.
     """
     label = result.resolve(value)
     frame = result.frame
     frame = frame[frame["people"] >= min_support]
     b = f"B_{label}"
-    ordered = frame.sort_values([b, "label"], ascending=[False, True]).head(top)
-    columns = ["label", b]
-    table = ordered[columns].copy()
-    if len(result.values) <= 4:
-        for other in result.values:
-            table[f"C_{other}"] = ordered[f"C_{other}"]
-    else:
-        table[f"C_{label}"] = ordered[f"C_{label}"]
-        recorded = ordered["people"] - ordered["C_unknown"]
-        table["C_other"] = recorded - ordered[f"C_{label}"]
+    ordered = frame.sort_values([b, "label"], ascending=[least, True]).head(top)
+    table = ordered[["label", b]].copy()
+    for column in count_columns(result, label):
+        if column == "C_other":
+            recorded = ordered["people"] - ordered["C_unknown"]
+            table[column] = recorded - ordered[f"C_{label}"]
+        else:
+            table[column] = ordered[column]
     table[f"share_{label}"] = ordered[f"share_{label}"]
     table["people"] = ordered["people"]
     table["entity"] = ordered["entity"]

@@ -1,0 +1,53 @@
+"""The small demo model trained once when no pretrained demo runs are installed, so the results pages
+always have a model to show on the built-in demo world."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from discovery import demo_data_json, runs_root
+from loaders import load_graph
+
+FALLBACK_RUN = "quick-transe"
+FALLBACK_EPOCHS = 8
+FALLBACK_DIM = 32
+
+_train_lock = threading.Lock()
+
+
+def train_fallback_demo_run() -> Path:
+    """A small TransE on the demo world, trained once when no pretrained demo runs are installed
+    (``python -m kgcore demo --rebuild`` writes the real ones to assets/demo)."""
+    from kgcore.data.datasets import DataSource
+    from kgcore.training.evaluate import evaluate
+    from kgcore.models import ModelConfig, build_model
+    from kgcore.runs import save_run
+    from kgcore.training.loop import TrainConfig, seed_everything, train
+
+    out = runs_root() / "demo" / FALLBACK_RUN
+    with _train_lock:
+        if (out / "config.json").exists():
+            return out
+        st.info("No pretrained demo models were found (they live in `assets/demo`, written by "
+                "`python -m kgcore demo --rebuild`). Training a small Basic TransE model on the demo world once; "
+                "it is saved and reused.")
+        bar = st.progress(0.0, text="Training a small model…")
+        graph = load_graph(demo_data_json())
+        config = TrainConfig(epochs=FALLBACK_EPOCHS, batch_size=1024, seed=0, device="cpu")
+        seed_everything(0)
+        model = build_model(ModelConfig(model="transe", dim=FALLBACK_DIM), graph)
+        started = time.perf_counter()
+
+        def on_epoch(record) -> None:
+            bar.progress(record.epoch / config.epochs,
+                         text=f"Training a small model: epoch {record.epoch}/{config.epochs}, loss {record.loss:.3f}")
+
+        result = train(model, graph, config, progress=False, on_epoch=on_epoch)
+        metrics = {"train_seconds": time.perf_counter() - started,
+                   "test": evaluate(model, graph, "test", progress=False)}
+        save_run(out, model, graph, DataSource(dataset="demo"), config, result, metrics)
+        bar.empty()
+    return out
