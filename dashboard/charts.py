@@ -9,7 +9,7 @@ if TYPE_CHECKING:  # imported where used: the Overview's first chart needs neith
     import pandas as pd
 
 from colours import value_colour
-from model_info import MODEL_COLOURS
+from model_info import model_colour
 
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
 NEUTRAL = "#9aa5b1"
@@ -191,8 +191,8 @@ def bias_distribution(frame: pd.DataFrame, b_label: str) -> go.Figure:
     fig = go.Figure()
     for (model, name), part in frame.groupby(["model", "run"], sort=False):
         fig.add_trace(go.Box(y=part["B"], x=[name] * len(part), name=name, boxpoints="all", jitter=0.4,
-                             pointpos=0, marker=dict(size=5, color=MODEL_COLOURS.get(model, INK), opacity=0.6),
-                             line=dict(color=MODEL_COLOURS.get(model, INK)), text=part["label"],
+                             pointpos=0, marker=dict(size=5, color=model_colour(model), opacity=0.6),
+                             line=dict(color=model_colour(model)), text=part["label"],
                              hovertemplate="%{text}: B = %{y:.4g}<extra>" + name + "</extra>"))
     fig.add_hline(y=0, line_color=NEUTRAL, line_width=1)
     fig.update_yaxes(title=b_label)
@@ -216,7 +216,7 @@ def probe_bars(frame: pd.DataFrame, facts_auc: float | None = None) -> go.Figure
     """Leakage probe ROC-AUC per model (and, with a ``prediction_auc`` column, the AUC of the model's own
     prediction as a paler bar beside it), with chance and, where known, the AUC of the same probe on the
     people's other recorded facts as reference lines."""
-    colours = [MODEL_COLOURS.get(m, INK) for m in frame["model"]]
+    colours = [model_colour(m) for m in frame["model"]]
     paired = "prediction_auc" in frame
     series = [("roc_auc", "linear probe of the vectors", 1.0, "probe")]
     if paired:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import streamlit as st
 
 from kgcore.errors import KGError
-from model_info import MODEL_ORDER, model_label
+from model_info import model_label, model_order
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS_ENV = "KGCORE_RUNS"
@@ -186,7 +186,7 @@ def discover_runs() -> tuple[list[RunInfo], list[str]]:
                 runs.append(info)
             elif problem:
                 problems.append(problem)
-    runs.sort(key=lambda r: (r.origin != "pretrained", MODEL_ORDER.get(r.model, 9), r.name))
+    runs.sort(key=lambda r: (r.origin != "pretrained", model_order(r.model), r.name))
     return runs, problems
 
 

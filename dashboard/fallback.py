@@ -3,7 +3,6 @@ always have a model to show on the built-in demo world."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -22,32 +21,26 @@ def train_fallback_demo_run() -> Path:
     """A small TransE on the demo world, trained once when no pretrained demo runs are installed
     (``python -m kgcore demo --rebuild`` writes the real ones to assets/demo)."""
     from kgcore.data.datasets import DataSource
-    from kgcore.training.evaluate import evaluate
-    from kgcore.models import ModelConfig, build_model
-    from kgcore.runs import save_run
-    from kgcore.training.loop import TrainConfig, seed_everything, train
+    from kgcore.models import ModelConfig
+    from kgcore.training.loop import TrainConfig
+    from kgcore.training.pipeline import train_and_save
 
     out = runs_root() / "demo" / FALLBACK_RUN
     with _train_lock:
         if (out / "config.json").exists():
             return out
         st.info("No pretrained demo models were found (they live in `assets/demo`, written by "
-                "`python -m kgcore demo --rebuild`). Training a small Basic TransE model on the demo world once; "
+                "`python -m kgcore demo --rebuild`). Training a small Basic model on the demo world once; "
                 "it is saved and reused.")
         bar = st.progress(0.0, text="Training a small model…")
         graph = load_graph(demo_data_json())
         config = TrainConfig(epochs=FALLBACK_EPOCHS, batch_size=1024, seed=0, device="cpu")
-        seed_everything(0)
-        model = build_model(ModelConfig(model="transe", dim=FALLBACK_DIM), graph)
-        started = time.perf_counter()
 
         def on_epoch(record) -> None:
             bar.progress(record.epoch / config.epochs,
                          text=f"Training a small model: epoch {record.epoch}/{config.epochs}, loss {record.loss:.3f}")
 
-        result = train(model, graph, config, progress=False, on_epoch=on_epoch)
-        metrics = {"train_seconds": time.perf_counter() - started,
-                   "test": evaluate(model, graph, "test", progress=False)}
-        save_run(out, model, graph, DataSource(dataset="demo"), config, result, metrics)
+        train_and_save(out, ModelConfig(model="transe", dim=FALLBACK_DIM), config, DataSource(dataset="demo"), graph,
+                       progress=False, on_epoch=on_epoch, splits=("test",))
         bar.empty()
     return out

@@ -71,35 +71,29 @@ def get(job_id: str | None) -> TrainingJob | None:
 
 
 def _work(job: TrainingJob) -> None:
-    from kgcore.training.evaluate import evaluate
-    from kgcore.models import build_model
-    from kgcore.runs import save_run
-    from kgcore.training.loop import seed_everything, train
+    from kgcore.training.pipeline import train_and_save
+
+    def on_epoch(record) -> bool:
+        job.history.append({"epoch": record.epoch, "loss": record.loss, "seconds": record.seconds,
+                            "valid_mrr": record.valid_mrr})
+        return not job.cancel.is_set()
+
+    def on_stage(stage: str) -> None:
+        job.status = "evaluating"
 
     try:
-        seed_everything(job.train_config.seed)
-        model = build_model(job.model_config, job.graph)
-        started = time.perf_counter()
-
-        def on_epoch(record) -> bool:
-            job.history.append({"epoch": record.epoch, "loss": record.loss, "seconds": record.seconds,
-                                "valid_mrr": record.valid_mrr})
-            return not job.cancel.is_set()
-
-        result = train(model, job.graph, job.train_config, progress=False, on_epoch=on_epoch)
-        if result.cancelled and not job.keep_partial:
-            job.status, job.message = "cancelled", f"Stopped after {len(result.history)} of {job.epochs} epochs; " \
-                                                   "nothing was saved."
+        trained = train_and_save(job.out, job.model_config, job.train_config, job.data, job.graph, progress=False,
+                                 on_epoch=on_epoch, on_stage=on_stage, splits=("test",),
+                                 keep_cancelled=lambda: job.keep_partial)
+        epochs = len(trained.result.history)
+        if trained.path is None:
+            job.status, job.message = "cancelled", f"Stopped after {epochs} of {job.epochs} epochs; nothing was saved."
             return
-        job.status = "evaluating"
-        metrics: dict[str, Any] = {"train_seconds": time.perf_counter() - started, "cancelled": result.cancelled}
-        if job.graph.splits["test"].shape[0]:
-            metrics["test"] = evaluate(model, job.graph, "test")
-        save_run(job.out, model, job.graph, job.data, job.train_config, result, metrics)
         job.status = "done"
-        job.message = (f"Saved {job.run_name} after {len(result.history)} epochs"
-                       + (" (stopped early by you)" if result.cancelled else "")
-                       + (f"; test MRR {metrics['test']['mrr']:.3f}" if "test" in metrics else "") + ".")
+        test = trained.metrics.get("test")
+        job.message = (f"Saved {job.run_name} after {epochs} epochs"
+                       + (" (stopped early by you)" if trained.result.cancelled else "")
+                       + (f"; test MRR {test['mrr']:.3f}" if test else "") + ".")
     except KGError as exc:
         job.status, job.message = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - reported on the page, details in the log

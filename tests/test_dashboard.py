@@ -236,7 +236,9 @@ def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     at = _goto(at, "compare")
     _clean(at)
     table = at.dataframe[0].value
-    assert sorted(table["model"]) == sorted(["Basic (TransE)", "KL-debiased TransE", "Bose & Hamilton filters"])
+    from kgcore.models import MODELS
+
+    assert sorted(table["model"]) == sorted(entry.label for entry in MODELS.values())
     assert table["MRR"].between(0, 1).all() and table["leakage ROC-AUC"].between(0, 1).all()
 
     at = _goto(at, "ask")
@@ -344,16 +346,22 @@ def test_stop_keeps_a_partial_run(runs_dir, toy_world):
 
 
 def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_world):
-    """The Train page offers kgcore's own default adversary weight for Bose & Hamilton's model and trains
-    that model with what was chosen."""
-    from kgcore.models.bose import DEFAULTS
+    """The Train page's controls come from the model registry: it offers kgcore's own default adversary
+    weight for Bose & Hamilton's model and trains that model with what was chosen, on the chosen score
+    function."""
+    from kgcore.models.bose import BoseOptions
+
+    DEFAULTS = {"gamma": BoseOptions().gamma, "d_steps": BoseOptions().d_steps}
 
     shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
     at = _goto(at, "train")
-    assert at.select_slider(key="train_gamma").value == DEFAULTS["gamma"]
+    assert at.select_slider(key="train_bose_gamma").value == DEFAULTS["gamma"]
+    assert at.slider(key="train_bose_d_steps").value == DEFAULTS["d_steps"]
     at.radio(key="train_model").set_value("bose")
+    at.slider(key="train_bose_d_steps").set_value(2)
+    at.selectbox(key="train_interaction").set_value("distmult")
     at.slider(key="train_epochs").set_value(2)
     at.select_slider(key="train_dim").set_value(16)
     at.slider(key="train_valid").set_value(0)
@@ -367,7 +375,8 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
         time.sleep(0.5)
     model = json.loads((folder / "config.json").read_text())["model"]
     assert model["model"] == "bose" and model["debias"] == ["gender"]
-    assert model["extra"]["gamma"] == DEFAULTS["gamma"]
+    assert model["options"]["gamma"] == DEFAULTS["gamma"] and model["options"]["d_steps"] == 2
+    assert model["interaction"] == "distmult"
     history = pd.read_csv(folder / "history.csv")
     assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)
 
@@ -403,7 +412,7 @@ def test_train_page_whitelist_is_resolved_by_kgcore(runs_dir):
     expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t]]
                 for r, t in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
     model = json.loads((folder / "config.json").read_text())["model"]
-    assert model["model"] == "kl" and model["whitelist"] == expected
+    assert model["model"] == "kl" and model["options"]["whitelist"] == expected
 
 
 def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):

@@ -6,7 +6,7 @@ import display
 import results
 import sidebar
 from messages import guard, mark
-from model_info import MODEL_BLURBS, described_models, model_label
+from model_info import described_models, model_blurb, model_label
 
 ctx = sidebar.context()
 summary_data = ctx.dataset.data_json
@@ -63,7 +63,7 @@ cols = st.columns(3)
 for col, name in zip(cols, described_models()):
     with col.container(border=True):
         st.markdown(f"**{model_label(name)}**")
-        st.write(MODEL_BLURBS[name])
+        st.write(model_blurb(name))
 
 st.subheader("How bias is measured")
 st.markdown(

@@ -78,10 +78,17 @@ with guard("the embedding shift"):
     spec_attribute = graph.spec.attribute(attribute)
     st.plotly_chart(animation(run, person, attribute, target, int(steps), float(step_size), method, held),
                     key="shift_chart")
-    st.caption("Red bars: professions the person holds in the graph. The dotted line is the path so far; the "
-               f"coloured arrow is the person plus the *{spec_attribute.relation}* relation vector (it should point "
-               f"at a value of {attribute}), the dark arrow the person plus the *{graph.spec.target}* relation "
-               "vector (professions near its tip are the ones the model ranks high).")
+    arrows_drawn = bool(results.shift_scene(run, person, attribute, target, int(steps), float(step_size),
+                                            method)[1]["ax"].notna().all())
+    if arrows_drawn:
+        st.caption("Red bars: professions the person holds in the graph. The dotted line is the path so far; the "
+                   f"coloured arrow is the person plus the *{spec_attribute.relation}* relation vector (it should "
+                   f"point at a value of {attribute}), the dark arrow the person plus the *{graph.spec.target}* "
+                   "relation vector (professions near its tip are the ones the model ranks high).")
+    else:
+        st.caption("Red bars: professions the person holds in the graph. The dotted line is the path so far. "
+                   "No relation arrows: this model's score function multiplies vectors instead of adding a "
+                   "relation to the person, so there is no point on the map for an arrow to reach.")
 
     ranking = trajectory.ranking
     first, last = ranking[ranking["step"] == 0], ranking[ranking["step"] == ranking["step"].max()]

@@ -21,11 +21,10 @@ st.markdown(f"Train a model on **{ctx.dataset.label}**. It trains in the backgro
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 
-from kgcore.models import MODELS  # noqa: E402  (after the page header: the import registers the models)
-from kgcore.data.whitelist import resolve_whitelist  # noqa: E402
-from kgcore.models.bose import DEFAULTS as BOSE_DEFAULTS  # noqa: E402
-
-GAMMAS = sorted({0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, float(BOSE_DEFAULTS["gamma"])})
+from kgcore.data.whitelist import resolve_whitelist  # noqa: E402  (after the page header: imports torch)
+from kgcore.models import INTERACTIONS, MODELS  # noqa: E402
+from kgcore.models.interactions import DEFAULT_INTERACTION  # noqa: E402
+from model_options import option_controls  # noqa: E402
 
 MAX_EPOCHS = 200
 MAX_UPLOAD_MB = 25
@@ -107,8 +106,6 @@ if graph is not None:
     with st.form("train_form"):
         model_name = st.radio("Model", available, format_func=model_label,
                               horizontal=True, key="train_model")
-        if len(available) < 3:
-            st.caption("The debiased models appear here once they are installed in kgcore.")
         cols = st.columns(3)
         epochs = cols[0].slider("Epochs", 1, MAX_EPOCHS, 20, key="train_epochs",
                                 help="Passes over the training triples. The demo world needs about 30.")
@@ -117,29 +114,20 @@ if graph is not None:
         validate_every = cols[2].slider("Validation MRR every … epochs", 0, 20, 5, key="train_valid",
                                         help="0: never. Measured on up to 2,000 validation triples; the best "
                                              "model is kept.")
-        st.markdown("**Debiasing** (KL-debiased and Bose models)")
-        cols = st.columns([2, 1, 1])
-        debias = cols[0].multiselect("Attributes to remove", attributes,
-                                     default=["gender"] if "gender" in attributes else attributes[:1],
-                                     key="train_debias")
-        kl_weight = cols[1].slider("KL weight (KL-debiased)", 0.0, 10.0, 1.0, 0.1, key="train_kl_weight",
-                                   help="Weight of the KL term that pulls the model's guess of the attribute "
-                                        "towards even odds (0: none).")
-        gamma = cols[2].select_slider("Adversary weight γ (Bose)", GAMMAS, value=BOSE_DEFAULTS["gamma"],
-                                      key="train_gamma",
-                                      help="Weight of the adversaries' loss in the filters' objective (0: none). "
-                                           "The default weighs it like the ranking loss. Bose & Hamilton's FB15k-237 "
-                                           "command uses 1000 with another form of that loss; with this one, larger "
-                                           "weights left gender more readable on FB15k-237 (the filters learn to make "
-                                           "the adversary confidently wrong).")
-        st.markdown("**Whitelist** (KL-debiased model): facts where the attribute may legitimately matter, "
-                    "such as *occupation: nun*. Use an entity id or label, or `*` for every tail of a relation.")
-        whitelist = st.data_editor(_whitelist_rows(graph), num_rows="dynamic", key="train_whitelist",
-                                   column_config={
-                                       "relation": st.column_config.SelectboxColumn(
-                                           "relation", options=list(graph.relations), required=True),
-                                       "tail": st.column_config.TextColumn("tail (entity or *)", required=True)},
-                                   width="stretch")
+        interaction = st.selectbox("Score function", list(INTERACTIONS), key="train_interaction",
+                                   index=list(INTERACTIONS).index(DEFAULT_INTERACTION),
+                                   format_func=lambda name: INTERACTIONS[name].label,
+                                   help="How the model scores a fact from its vectors. TransE translates the head by "
+                                        "the relation; DistMult and ComplEx multiply them.")
+        debiasing = [entry for entry in MODELS.values() if entry.debiasing]
+        st.markdown("**Debiasing** (" + ", ".join(entry.label for entry in debiasing) + ")")
+        debias = st.multiselect("Attributes to remove", attributes,
+                                default=["gender"] if "gender" in attributes else attributes[:1], key="train_debias")
+        option_values = {}
+        for entry in MODELS.values():
+            if entry.option_specs():
+                st.markdown(f"*{entry.label} settings*")
+                option_values[entry.name] = option_controls(entry, list(graph.relations), _whitelist_rows(graph))
         with st.expander("More settings"):
             cols = st.columns(4)
             lr = cols[0].number_input("Learning rate", 0.0001, 1.0, 0.01, format="%.4f", key="train_lr")
@@ -150,7 +138,8 @@ if graph is not None:
                 help="Train without these relations' facts. Basic TransE with an attribute's relation withheld "
                      "never sees that attribute: its leakage probe (Compare page) shows what the rest of the "
                      "graph gives away, the level a debiased model that keeps the other facts can reach.")
-            default_name = f"{model_name}-{dim}d-{epochs}ep" + ("-withheld" if withheld else "")
+            default_name = (f"{model_name}-{interaction}-{dim}d-{epochs}ep" if interaction != DEFAULT_INTERACTION
+                            else f"{model_name}-{dim}d-{epochs}ep") + ("-withheld" if withheld else "")
             name = cols[3].text_input("Run name", "", placeholder=default_name, key="train_name")
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                           disabled=busy)
@@ -163,13 +152,15 @@ if graph is not None:
             from kgcore.models import ModelConfig
             from kgcore.training.loop import TrainConfig
 
-            pairs = _whitelist_pairs(whitelist, graph) if model_name == "kl" else []
-            extra_debias = model_name in ("kl", "bose")
-            if extra_debias and not debias:
+            entry = MODELS[model_name]
+            if entry.debiasing and not debias:
                 raise SpecError("Choose at least one attribute to remove for a debiased model.")
-            model_config = ModelConfig(model=model_name, dim=int(dim), debias=list(debias) if extra_debias else [],
-                                       kl_weight=float(kl_weight), whitelist=pairs,
-                                       extra={"gamma": float(gamma)} if model_name == "bose" else {})
+            options = {name: read() for name, read in option_values.get(model_name, {}).items()}
+            for spec in entry.option_specs():
+                if spec.widget == "table":
+                    options[spec.name] = _whitelist_pairs(options[spec.name], graph)
+            model_config = ModelConfig(model=model_name, dim=int(dim), interaction=interaction,
+                                       debias=list(debias) if entry.debiasing else [], options=options)
             train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch), lr=float(lr), seed=int(seed),
                                        eval_every=int(validate_every), patience=10**6, device="cpu",
                                        withheld_relations=list(withheld))

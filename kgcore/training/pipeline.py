@@ -33,12 +33,13 @@ def train_and_save(out: str | Path, model_config: "ModelConfig", train_config: T
                    graph: "KnowledgeGraph | None" = None, *, progress: bool = True,
                    on_epoch: Callable[[EpochRecord], bool | None] | None = None,
                    on_stage: Callable[[str], None] | None = None, splits: tuple[str, ...] = ("valid", "test"),
-                   keep_cancelled: bool = True, overwrite: bool = False) -> TrainedRun:
+                   keep_cancelled: bool | Callable[[], bool] = True, overwrite: bool = False) -> TrainedRun:
     """Build ``model_config``'s model for the graph of ``source`` (``graph`` when already loaded), train it
     seeded by ``train_config.seed``, evaluate filtered link prediction on ``splits`` and write the run
     folder ``out`` (``kgcore.runs.save_run``).
 
-    ``on_epoch`` can cancel (return False); a cancelled training is saved unless ``keep_cancelled`` is off.
+    ``on_epoch`` can cancel (return False); a cancelled training is saved unless ``keep_cancelled`` is off
+    (or, given as a function, says no when training ends: the dashboard's "Stop and discard").
     ``on_stage`` hears "evaluating" and "saving". The best (or latest) model so far is checkpointed in
     ``out`` while training, so an interrupted run keeps its progress; the checkpoint goes once the run is
     saved."""
@@ -57,7 +58,7 @@ def train_and_save(out: str | Path, model_config: "ModelConfig", train_config: T
     metrics: dict[str, Any] = {"train_seconds": time.perf_counter() - started}
     if result.cancelled:
         metrics["cancelled"] = True
-        if not keep_cancelled:
+        if not (keep_cancelled() if callable(keep_cancelled) else keep_cancelled):
             checkpoint.unlink(missing_ok=True)
             return TrainedRun(model, result, metrics)
     if on_stage is not None:
