@@ -4,23 +4,15 @@ from __future__ import annotations
 import torch
 
 from kgcore.training.evaluate import evaluate
-from kgcore.models import ModelConfig, build_model
-from kgcore.training.loop import TrainConfig, seed_everything, train
 
-
-def _train(graph, seed=0, epochs=30, **kw):
-    seed_everything(seed)
-    model = build_model(ModelConfig(dim=32, **kw.pop("model", {})), graph)
-    result = train(model, graph, TrainConfig(epochs=epochs, batch_size=128, lr=0.02, seed=seed, **kw),
-                   progress=False)
-    return model, result
+from .factories import fit, trained_model, untrained_model
 
 
 def test_loss_falls_and_mrr_beats_random(toy_graph):
-    model, result = _train(toy_graph)
+    trained = fit(toy_graph)
+    model, result = trained.model, trained.result
     assert result.history[-1].loss < 0.5 * result.history[0].loss
-    seed_everything(0)
-    baseline = evaluate(build_model(ModelConfig(dim=32), toy_graph), toy_graph, "test")["mrr"]
+    baseline = evaluate(untrained_model(toy_graph), toy_graph, "test")["mrr"]
     metrics = evaluate(model, toy_graph, "test")
     assert metrics["mrr"] > 2 * baseline, (metrics, baseline)
     # Gender facts seen in training are recalled (a tail ranking among all entities).
@@ -30,15 +22,15 @@ def test_loss_falls_and_mrr_beats_random(toy_graph):
 
 
 def test_training_is_reproducible(toy_graph):
-    a, _ = _train(toy_graph, seed=3, epochs=3)
-    b, _ = _train(toy_graph, seed=3, epochs=3)
-    c, _ = _train(toy_graph, seed=4, epochs=3)
+    a = trained_model(toy_graph, seed=3, epochs=3)
+    b = trained_model(toy_graph, seed=3, epochs=3)
+    c = trained_model(toy_graph, seed=4, epochs=3)
     assert torch.equal(a.entity.weight, b.entity.weight)
     assert not torch.equal(a.entity.weight, c.entity.weight)
 
 
 def test_entities_stay_normalised(toy_graph):
-    model, _ = _train(toy_graph, epochs=2)
+    model = trained_model(toy_graph, epochs=2)
     norms = model.entity.weight.norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
 
@@ -46,9 +38,7 @@ def test_entities_stay_normalised(toy_graph):
 def test_evaluation_scores_bounded_blocks_and_block_size_does_not_change_ranks(toy_graph, monkeypatch):
     """Every score block stays within ``block_bytes`` (about 12 bytes per entry with the masks), and any
     block size gives the same filtered metrics as scoring everything at once."""
-    seed_everything(0)
-    model = build_model(ModelConfig(dim=16), toy_graph)
-    train(model, toy_graph, TrainConfig(epochs=2, batch_size=128, seed=0), progress=False)
+    model = trained_model(toy_graph, dim=16, epochs=2, lr=0.01)
     whole = evaluate(model, toy_graph, "test", block_bytes=1 << 30)
     shapes: list[tuple[int, int]] = []
     for name in ("score_tails", "score_heads"):
