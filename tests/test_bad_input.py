@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kgcore.cli import main
+from kgcore.data.datasets import DataSource
 from kgcore.errors import CheckpointError, DataError, SpecError
 from kgcore.data.graph import KnowledgeGraph, load_labels
 from kgcore.runs import load_run, save_run
@@ -17,6 +18,7 @@ from kgcore.data.spec import Attribute, DatasetSpec
 from kgcore.data.triples import read_triples
 from kgcore.data.whitelist import read_whitelist
 
+from .factories import trained_run
 from .synthetic import SPEC, people_triples, split_triples, write_graph
 
 GOOD = "a\tr\tb\nb\tr\tc\nc\ts\ta\n"
@@ -183,12 +185,11 @@ def test_bad_labels_file(tmp_path, capsys):
 # ---------------------------------------------------------------- runs and checkpoints
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
-    """A real (tiny) run trained through the CLI on its own copy of a generated graph: (data, run)."""
+    """A real (tiny) run on its own copy of a generated graph: (data, run)."""
     root = tmp_path_factory.mktemp("bad_runs")
     data = write_graph(root / "toy", split_triples(people_triples(200, seed=1), seed=1))
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), *SPEC_ARGS, "--epochs", "1", "--dim", "8",
-                 "--batch-size", "256", "--seed", "0", "--out", str(run), "--quiet"]) == 0
+    run = trained_run(root / "run", DataSource(data_dir=str(data), spec=SPEC), evaluate_test=True,
+                      dim=8, epochs=1, batch_size=256, lr=0.01)
     return data, run
 
 

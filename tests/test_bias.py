@@ -20,12 +20,11 @@ from kgcore.cli import main
 from kgcore.data.datasets import DataSource
 from kgcore.errors import KGError, SpecError
 from kgcore.data.graph import KnowledgeGraph
-from kgcore.models import ModelConfig, build_model
 from kgcore.analysis.probe import facts_probe, leakage_probe
-from kgcore.runs import save_run
 from kgcore.data.spec import Attribute, DatasetSpec
-from kgcore.training.loop import TrainConfig, seed_everything, train, training_triples
+from kgcore.training.loop import training_triples
 
+from .factories import fit, trained_model, untrained_model
 from .synthetic import (GENDER, GROUP, PROFESSION, SKEWED_PROFESSIONS, group_triples, people_triples,
                         split_triples, write_graph)
 
@@ -36,18 +35,6 @@ GROUP_OF = {"midwife": "group_a", "nanny": "group_a", "teacher": "group_b", "wri
             "lumberjack": "group_c", "bishop": "group_c"}
 SPEC = DatasetSpec(name="toy-bias", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
                    target=PROFESSION)
-TRAIN = TrainConfig(epochs=30, batch_size=128, lr=0.02, seed=0)
-
-
-def _train(graph: KnowledgeGraph, seed: int = 0, epochs: int | None = None, dim: int = 32, p_norm: int = 1):
-    seed_everything(seed)
-    model = build_model(ModelConfig(dim=dim, interaction=f"transe-l{p_norm}"), graph)
-    config = copy.deepcopy(TRAIN)
-    config.seed = seed
-    if epochs is not None:
-        config.epochs = epochs
-    result = train(model, graph, config, progress=False)
-    return model, result
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +45,14 @@ def skewed_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def skewed(skewed_dir):
-    graph = KnowledgeGraph.from_folder(skewed_dir, spec=SPEC)
-    model, result = _train(graph)
-    return graph, model, result
+def skewed_fit(skewed_dir):
+    """TransE (L1, dim 32, 30 epochs, lr 0.02) trained on the skewed graph."""
+    return fit(KnowledgeGraph.from_folder(skewed_dir, spec=SPEC), interaction="transe-l1")
+
+
+@pytest.fixture(scope="module")
+def skewed(skewed_fit):
+    return skewed_fit.graph, skewed_fit.model, skewed_fit.result
 
 
 def _b(result, label: str, value: str) -> float:
@@ -249,8 +240,7 @@ def test_aggregate_bias_bootstrap_contains_the_estimate_and_repeats_with_the_see
     assert first["bias"] == pytest.approx(expected, rel=1e-5)
     assert first["sum_abs"] == pytest.approx(expected * len(SKEWED_PROFESSIONS), rel=1e-5)
     # An untrained model associates far less: the number separates the two.
-    seed_everything(0)
-    untrained = aggregate_bias(build_model(ModelConfig(dim=32), graph), graph, "gender", n_boot=50)
+    untrained = aggregate_bias(untrained_model(graph), graph, "gender", n_boot=50)
     assert untrained["bias"] < 0.5 * first["bias"]
 
 
@@ -262,8 +252,7 @@ def test_probe_finds_gender_when_encoded_and_chance_otherwise(skewed):
     assert probe["classes"] == ["male", "female"] or probe["classes"] == ["female", "male"]
     assert len(probe["roc_auc_folds"]) == 5
     assert probe == {**leakage_probe(model, graph, "gender", folds=5, seed=0), "seconds": probe["seconds"]}
-    seed_everything(0)
-    random_model = build_model(ModelConfig(dim=32), graph)  # untrained: embeddings carry no gender
+    random_model = untrained_model(graph)  # untrained: embeddings carry no gender
     chance = leakage_probe(random_model, graph, "gender", folds=5, seed=0)
     assert 0.35 < chance["roc_auc"] < 0.65
     groups = leakage_probe(model, graph, "group", folds=5, seed=0)  # three values: macro one-vs-rest
@@ -295,12 +284,8 @@ def test_attribute_blind_reference_leaks_only_what_the_other_facts_imply(skewed,
     graph, model, _ = skewed
 
     def blind(graph: KnowledgeGraph):
-        seed_everything(0)
-        blind_model = build_model(ModelConfig(dim=32), graph)
-        before = blind_model.relation.weight.detach().clone()
-        config = copy.deepcopy(TRAIN)
-        config.withheld_relations = [GENDER]
-        train(blind_model, graph, config, progress=False)
+        before = untrained_model(graph).relation.weight.detach().clone()  # the same seed: fit's initial weights
+        blind_model = trained_model(graph, training={"withheld_relations": [GENDER]})
         after = blind_model.relation.weight.detach()
         gender = graph.relation_id(GENDER)
         assert torch.equal(after[gender], before[gender])
@@ -332,11 +317,8 @@ def test_withheld_relations_are_checked(skewed):
 
 # ---------------------------------------------------------------------------------------------- CLI
 @pytest.fixture(scope="module")
-def run_dir(skewed, skewed_dir, tmp_path_factory):
-    graph, model, result = skewed
-    path = tmp_path_factory.mktemp("runs") / "toy"
-    save_run(path, model, graph, DataSource(data_dir=str(skewed_dir), spec=SPEC), TRAIN, result)
-    return path
+def run_dir(skewed_fit, skewed_dir, tmp_path_factory):
+    return skewed_fit.save(tmp_path_factory.mktemp("runs") / "toy", DataSource(data_dir=str(skewed_dir), spec=SPEC))
 
 
 def test_cli_table(run_dir, capsys):
@@ -399,9 +381,7 @@ def test_fb15k237_professions_lean_as_the_graph_does(fb15k):
     as a group), and a rank correlation between the data's share of women and B_female of 0.30-0.43. At lr
     0.01 the same training is unstable on FB15k-237 (test MRR varies 0.09-0.12 over seeds) and the
     correlation ranged 0.07-0.37, too close to chance for a test."""
-    seed_everything(0)
-    model = build_model(ModelConfig(dim=50, interaction="transe-l1"), fb15k)
-    train(model, fb15k, TrainConfig(epochs=20, batch_size=1024, lr=0.003, seed=0), progress=False)
+    model = trained_model(fb15k, dim=50, interaction="transe-l1", epochs=20, batch_size=1024, lr=0.003)
     started = time.perf_counter()
     result = measure_bias(model, fb15k, "gender")
     seconds = time.perf_counter() - started

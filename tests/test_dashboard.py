@@ -1,7 +1,7 @@
 """The dashboard under Streamlit's AppTest: every page on the built-in default (the demo world) and on a small
 generated knowledge graph, checked against what kgcore computes for the same runs; uploads, training, and
-errors shown as messages. Also the two kgcore modules the pages rely on that have no other tests:
-kgcore.analysis.whatif ("Ask the model") and kgcore.data.userdata (uploads)."""
+errors shown as messages. The library modules behind "Ask the model" and uploads have their own tests:
+tests/test_whatif.py and tests/test_userdata.py."""
 from __future__ import annotations
 
 import json
@@ -9,26 +9,21 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from kgcore.analysis.tables import bias_table
 from kgcore.analysis.measure import measure_bias
+from kgcore.analysis.tables import bias_table
 from kgcore.analysis.trajectory import person_trajectory
+from kgcore.analysis.whatif import person_facts, what_if
 from kgcore.data.datasets import DataSource
-from kgcore.errors import DataError, KGError, SpecError
 from kgcore.data.graph import KnowledgeGraph
-from kgcore.models import ModelConfig, build_model
-from kgcore.runs import load_run, save_run
-from kgcore.training.loop import TrainConfig, seed_everything, train
-from kgcore.data.userdata import holdout_split, make_spec, parse_labels, relation_counts, save_dataset
-from kgcore.analysis.whatif import (PERSON, fit_person, flip_attribute, person_facts, person_relations,
-                                    rank_professions, what_if)
+from kgcore.data.userdata import make_spec, save_dataset
+from kgcore.runs import load_run
 
-from .synthetic import DEFAULT_PROFESSIONS, GENDER, PROFESSION, SPEC, people_triples, split_triples
+from .factories import trained_run
+from .synthetic import GENDER, PROFESSION, people_triples
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -57,15 +52,10 @@ def _selected_run(at: AppTest, key: str):
     return load_run(at.selectbox(key=key).value)
 
 
-def _train_run(folder: Path, name: str, graph: KnowledgeGraph, source: DataSource, epochs: int = 15,
-               dim: int = 24, **model: object) -> Path:
-    seed_everything(0)
-    net = build_model(ModelConfig(model=name, dim=dim, **model), graph)
-    config = TrainConfig(epochs=epochs, batch_size=256, lr=0.02, seed=0, device="cpu")
-    result = train(net, graph, config, progress=False)
-    from kgcore.training.evaluate import evaluate
-
-    return save_run(folder, net, graph, source, config, result, {"test": evaluate(net, graph, "test")})
+def _train_run(folder: Path, name: str, graph: KnowledgeGraph, source: DataSource, **model: object) -> Path:
+    """A run the dashboard lists: 15 epochs of dim 24, batch 256, lr 0.02, with its test metrics."""
+    return trained_run(folder, source, graph, evaluate_test=True, model=name, dim=24, epochs=15, batch_size=256,
+                       lr=0.02, **model)
 
 
 @pytest.fixture
@@ -432,120 +422,3 @@ def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     at = _goto(at, "professions")
     assert not at.exception
     assert any("model.pt" in e.value and "corrupted" in e.value for e in at.error)
-
-
-# ---------------------------------------------------------------------------------------------- kgcore.analysis.whatif
-@pytest.fixture(scope="module")
-def toy_model(tmp_path_factory):
-    """TransE trained well on a toy graph whose professions are skewed by gender."""
-    folder = tmp_path_factory.mktemp("whatif")
-    from .synthetic import write_graph
-
-    write_graph(folder, split_triples(people_triples(400, seed=1), seed=1))
-    graph = KnowledgeGraph.from_folder(folder, spec=SPEC)
-    seed_everything(0)
-    model = build_model(ModelConfig(model="transe", dim=32), graph)
-    train(model, graph, TrainConfig(epochs=30, batch_size=256, lr=0.02, seed=0, device="cpu"), progress=False)
-    return model, graph
-
-
-def test_person_facts_leave_out_the_profession_and_mark_the_person(toy_model):
-    _, graph = toy_model
-    facts = person_facts(graph, "person3")
-    assert facts and all(PERSON in (h, t) for h, _, t in facts)
-    assert not any(r == PROFESSION for _, r, _ in facts)
-    assert (PERSON, GENDER, "female") in facts or (PERSON, GENDER, "male") in facts
-    with_target = person_facts(graph, "person3", exclude_target=False)
-    # people_triples gives person i the i-th profession of its table (cyclically): person3 is a teacher.
-    assert [f for f in with_target if f[1] == PROFESSION] == [(PERSON, PROFESSION, list(DEFAULT_PROFESSIONS)[3])]
-
-
-def test_flip_replaces_the_attribute_fact_only(toy_model):
-    _, graph = toy_model
-    facts = [(PERSON, GENDER, "female"), (PERSON, "born_in", "city1")]
-    assert flip_attribute(graph, facts, "gender", "male") == [(PERSON, "born_in", "city1"), (PERSON, GENDER, "male")]
-    with pytest.raises(SpecError, match="no value 'other'"):
-        flip_attribute(graph, facts, "gender", "other")
-    with pytest.raises(SpecError, match="Unknown attribute"):
-        flip_attribute(graph, facts, "religion", "x")
-
-
-def test_fitted_people_get_their_own_profession_back(toy_model):
-    model, graph = toy_model
-    hits = tried = 0
-    for i in range(60):
-        facts = person_facts(graph, f"person{i}", exclude_target=False)
-        own = [t for _, r, t in facts if r == PROFESSION]
-        if not own:  # their profession triple was held out of train
-            continue
-        tried += 1
-        hits += own[0] in rank_professions(model, graph, fit_person(model, graph, facts), top=2)["entity"].tolist()
-    assert tried >= 40
-    assert hits >= 0.75 * tried, f"only {hits} of {tried} people got their own profession in the top 2"
-
-
-def test_flipping_gender_moves_the_skewed_professions(toy_model):
-    model, graph = toy_model
-    answer = what_if(model, graph, [(PERSON, GENDER, "female")], "gender", "male", top=8)
-    assert answer.original_value == "female" and answer.flipped_value == "male"
-    before = dict(zip(answer.original["entity"], answer.original.index))
-    after = dict(zip(answer.flipped["entity"], answer.flipped.index))
-    female_jobs, male_jobs = ("nurse", "model", "dancer"), ("banker", "director", "engineer")
-    assert np.mean([after[p] for p in female_jobs]) > np.mean([before[p] for p in female_jobs])
-    assert np.mean([after[p] for p in male_jobs]) < np.mean([before[p] for p in male_jobs])
-    assert set(answer.changes["change"]) <= {"new", "dropped", "up", "down", "same"}
-    assert answer.original["probability"].is_monotonic_decreasing
-
-
-def test_whatif_rejects_unusable_facts(toy_model):
-    model, graph = toy_model
-    with pytest.raises(KGError, match="no facts"):
-        fit_person(model, graph, [])
-    with pytest.raises(KGError, match="Unknown entity"):
-        fit_person(model, graph, [(PERSON, GENDER, "nobody")])
-    with pytest.raises(KGError, match="exactly one"):
-        fit_person(model, graph, [("a", GENDER, "b")])
-    relations = person_relations(graph)
-    assert PROFESSION not in relations and GENDER in relations
-    assert {t for t, _ in relations[GENDER]} == {"male", "female"}
-
-
-# ---------------------------------------------------------------------------------------------- kgcore.data.userdata
-def test_holdout_split_keeps_every_held_out_entity_in_train():
-    triples = people_triples(200, seed=2)
-    splits = holdout_split(triples, 0.1, seed=0)
-    assert holdout_split(triples, 0.1, seed=0) == splits
-    train_entities = {e for h, _, t in splits["train"] for e in (h, t)}
-    train_relations = {r for _, r, _ in splits["train"]}
-    held = splits["valid"] + splits["test"]
-    assert len(held) == int(len(set(triples)) * 0.1)
-    assert all(h in train_entities and t in train_entities and r in train_relations for h, r, t in held)
-    assert sorted(splits["train"] + held) == sorted(set(triples))
-    with pytest.raises(DataError, match="between 0 and 0.5"):
-        holdout_split(triples, 0.7)
-
-
-def test_uploaded_dataset_round_trip_and_errors(tmp_path):
-    triples = people_triples(120, seed=4)
-    counts = relation_counts(triples)
-    assert counts["relation"].iloc[0] in (GENDER, PROFESSION, "born_in", "friend_of")
-    assert counts["triples"].sum() == len(triples)
-    labels = parse_labels("person0\tAda Lovelace\n# comment\n\nnurse\tNurse\n".encode(), "labels.tsv")
-    assert labels == {"person0": "Ada Lovelace", "nurse": "Nurse"}
-    with pytest.raises(DataError, match="labels.tsv, line 2: expected id<TAB>label"):
-        parse_labels(b"a\tb\nno tab here\n", "labels.tsv")
-    with pytest.raises(SpecError, match="also named as an attribute"):
-        make_spec("x", GENDER, {"gender": GENDER})
-    spec = make_spec("toy", PROFESSION, {"gender": GENDER})
-    with pytest.raises(SpecError, match="does not occur"):
-        save_dataset(tmp_path / "bad", triples, make_spec("toy", "no_such_relation", {"gender": GENDER}), "bad")
-    assert not (tmp_path / "bad").exists(), "nothing is written for a bad spec"
-    source = save_dataset(tmp_path / "toy", triples, spec, "Toy", labels=labels, source_name="toy.tsv")
-    graph = source.load()
-    assert graph.label("person0") == "Ada Lovelace"
-    assert graph.attribute_table("gender").num_values == 2
-    with pytest.raises(DataError, match="already exists"):
-        save_dataset(tmp_path / "toy", triples, spec, "Toy")
-    meta = json.loads((tmp_path / "toy" / "dataset.json").read_text())
-    assert meta["source_file"] == "toy.tsv" and meta["summary"]["train_triples"] == graph.splits["train"].shape[0]
-    assert torch.equal(DataSource.from_dict(meta["data"]).load().splits["test"], graph.splits["test"])

@@ -21,23 +21,22 @@ from kgcore.cli import main
 from kgcore.data.datasets import DataSource
 from kgcore.errors import CheckpointError, KGError, SpecError
 from kgcore.data.graph import KnowledgeGraph
-from kgcore.models import ModelConfig, build_model
 from kgcore.models.interactions.transe import TransEL1
 from kgcore.models.kl import kl_divergence
 from kgcore.models.kl_kernel import kl_loss_l1
 from kgcore.analysis.probe import leakage_probe, prediction_leakage
-from kgcore.runs import load_run, save_run
+from kgcore.runs import load_run
 from kgcore.data.spec import Attribute, DatasetSpec
-from kgcore.training.loop import TrainConfig, seed_everything, train
+from kgcore.training.loop import TrainConfig
 from kgcore.data.triples import Triple
 
+from .factories import fit, untrained_model
 from .synthetic import GENDER, GROUP, PROFESSION, SPEC, group_triples, people_triples, write_graph
 
 PROFESSIONS = {"nun": 1.0, "nurse": 0.9, "dancer": 0.8, "teacher": 0.5, "writer": 0.5, "banker": 0.15,
                "engineer": 0.1, "bishop": 0.0}
 WHITELIST = [[PROFESSION, "nun"]]
 N_PEOPLE = 400
-EPOCHS = 30
 
 
 def held_out_splits(n_people: int = N_PEOPLE, seed: int = 0, holdout: float = 0.25,
@@ -50,13 +49,6 @@ def held_out_splits(n_people: int = N_PEOPLE, seed: int = 0, holdout: float = 0.
     for triple in people_triples(n_people, seed=seed, professions=PROFESSIONS) + (extra or []):
         (rest if triple[1] == PROFESSION and triple[0] in held_set else train_).append(triple)
     return {"train": train_, "valid": rest[::2], "test": rest[1::2]}, held
-
-
-def fit(graph: KnowledgeGraph, seed: int = 0, epochs: int = EPOCHS, **model_options):
-    seed_everything(seed)
-    model = build_model(ModelConfig(dim=32, **model_options), graph)
-    result = train(model, graph, TrainConfig(epochs=epochs, batch_size=128, lr=0.02, seed=seed), progress=False)
-    return model, result
 
 
 def two_attribute_graph(n_people: int, groups: dict[str, str] | None = None) -> KnowledgeGraph:
@@ -124,46 +116,46 @@ def probe_auc(model, graph) -> float:
 # ---------------------------------------------------------------------------------------------- KL
 def test_kl_drives_each_persons_gender_distribution_to_uniform(world, trained):
     _, graph, _ = world
-    basic = gender_kl_to_uniform(trained["transe"][0], graph)
-    debiased = gender_kl_to_uniform(trained["kl"][0], graph)
+    basic = gender_kl_to_uniform(trained["transe"].model, graph)
+    debiased = gender_kl_to_uniform(trained["kl"].model, graph)
     assert float(debiased.mean()) < 0.1 * float(basic.mean()), (float(debiased.mean()), float(basic.mean()))
     # Person by person, not only on average: almost everyone ends closer to uniform than TransE's typical person.
     assert float(debiased.quantile(0.9)) < float(basic.median()), (debiased.quantile(0.9), basic.median())
-    history = trained["kl"][1].history
+    history = trained["kl"].result.history
     assert history[-1].extras["kl_gender"] < history[0].extras["kl_gender"]
 
 
 def test_kl_lowers_gender_leakage(world, trained):
     _, graph, _ = world
-    basic, debiased = probe_auc(trained["transe"][0], graph), probe_auc(trained["kl"][0], graph)
+    basic, debiased = probe_auc(trained["transe"].model, graph), probe_auc(trained["kl"].model, graph)
     assert basic > 0.9, basic
     assert debiased < basic - 0.1, (debiased, basic)
 
 
 def test_kl_removes_gender_profession_association(world, trained):
     _, graph, held = world
-    basic = profession_association(trained["transe"][0], graph, held)
-    debiased = profession_association(trained["kl"][0], graph, held)
+    basic = profession_association(trained["transe"].model, graph, held)
+    debiased = profession_association(trained["kl"].model, graph, held)
     assert basic["nurse"] > 0.3 and basic["bishop"] < -0.3, basic  # the data's skew, learned by TransE
     assert max(abs(v) for v in debiased.values()) < 0.6 * max(abs(v) for v in basic.values()), (debiased, basic)
 
 
 def test_whitelisted_profession_keeps_its_association(world, trained):
     _, graph, held = world
-    basic = profession_association(trained["transe"][0], graph, held)
-    plain = profession_association(trained["kl"][0], graph, held)
-    whitelisted = profession_association(trained["kl_whitelist"][0], graph, held)
+    basic = profession_association(trained["transe"].model, graph, held)
+    plain = profession_association(trained["kl"].model, graph, held)
+    whitelisted = profession_association(trained["kl_whitelist"].model, graph, held)
     assert whitelisted["nun"] > 1.0 and whitelisted["nun"] > 3 * abs(plain["nun"]), (whitelisted, plain)
     others = [abs(v) for name, v in whitelisted.items() if name != "nun"]
     assert max(others) < 0.6 * max(abs(v) for name, v in basic.items() if name != "nun"), (whitelisted, basic)
     # The gender link itself stays debiased.
-    kl = gender_kl_to_uniform(trained["kl_whitelist"][0], graph)
-    assert float(kl.mean()) < 0.1 * float(gender_kl_to_uniform(trained["transe"][0], graph).mean())
+    kl = gender_kl_to_uniform(trained["kl_whitelist"].model, graph)
+    assert float(kl.mean()) < 0.1 * float(gender_kl_to_uniform(trained["transe"].model, graph).mean())
 
 
 def test_kl_marginal_target(world):
     _, graph, _ = world
-    model, _ = fit(graph, model="kl", debias=["gender"], options={"kl_target": "marginal"}, epochs=15)
+    model = fit(graph, model="kl", debias=["gender"], options={"kl_target": "marginal"}, epochs=15).model
     table = graph.attribute_table("gender")
     people = table.person_ids[table.membership.any(1)]
     marginal = table.counts().float() / table.counts().sum()
@@ -179,7 +171,7 @@ def test_kl_empties_the_models_own_prediction_of_gender(world, trained):
     the KL model's predicts even odds for everyone (what its term targets), so ranking people by it
     recovers little, and the linear probe still reads more than that (what the other facts imply)."""
     _, graph, _ = world
-    basic, debiased = (prediction_leakage(trained[name][0], graph, "gender") for name in ("transe", "kl"))
+    basic, debiased = (prediction_leakage(trained[name].model, graph, "gender") for name in ("transe", "kl"))
     assert basic["people"] == debiased["people"] == int(graph.attribute_table("gender").membership.any(1).sum())
     assert basic["roc_auc"] > 0.95 and basic["balanced_accuracy"] > 0.85, basic
     assert debiased["roc_auc"] < 0.7, debiased
@@ -187,7 +179,7 @@ def test_kl_empties_the_models_own_prediction_of_gender(world, trained):
     # The same probabilities as the model's scores of (person, has_gender, value), read directly.
     table = graph.attribute_table("gender")
     people = table.person_ids[table.single_label() >= 0]
-    model = trained["kl"][0]
+    model = trained["kl"].model
     model.eval()
     with torch.no_grad():
         p = torch.softmax(model.score_tails(people, torch.full_like(people, table.relation_id),
@@ -200,7 +192,7 @@ def test_prediction_leakage_of_a_reversed_attribute():
     """An attribute stored value -> person (group -> person) is read from S(group, r, person); a model
     that learned it predicts it, and a graph with one recorded value is refused with a clear error."""
     graph = two_attribute_graph(200)
-    model, _ = fit(graph, epochs=12)
+    model = fit(graph, epochs=12).model
     result = prediction_leakage(model, graph, "group")
     assert result["classes"] == list(graph.attribute_table("group").value_labels)
     assert result["roc_auc"] > 0.9, result
@@ -213,8 +205,8 @@ def test_prediction_leakage_of_a_reversed_attribute():
 def test_kl_reversed_attribute_and_several_weights(tmp_path):
     """Several attributes at once, one stored value -> person, each with its own weight."""
     graph = two_attribute_graph(200)
-    model, result = fit(graph, epochs=12, model="kl", debias=["gender", "group"],
-                        options={"kl_weight": {"*": 1.0, "group": 2.0}})
+    both = fit(graph, epochs=12, model="kl", debias=["gender", "group"], options={"kl_weight": {"*": 1.0, "group": 2.0}})
+    model, result = both.model, both.result
     assert set(result.history[-1].extras) == {"kl_gender", "kl_group"}
     table = graph.attribute_table("group")
     people = table.person_ids[table.membership.any(1)]
@@ -223,9 +215,8 @@ def test_kl_reversed_attribute_and_several_weights(tmp_path):
         direct = model.score_heads(torch.full_like(people, table.relation_id), people, candidates=table.value_ids)
         assert torch.allclose(model.attribute_scores(people, 1), direct)  # S(group, r, person) for each group
         assert float(model.kl_to_target(people, 1).mean()) < 0.02
-    only_gender, result = fit(graph, epochs=1, model="kl", debias=["gender", "group"],
-                              options={"kl_weight": {"group": 0.0}})
-    assert set(result.history[-1].extras) == {"kl_gender"}
+    only_gender = fit(graph, epochs=1, model="kl", debias=["gender", "group"], options={"kl_weight": {"group": 0.0}})
+    assert set(only_gender.result.history[-1].extras) == {"kl_gender"}
 
 
 @pytest.mark.parametrize("group_weight", [0.5, 0.0])
@@ -246,10 +237,8 @@ def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
     names = ["north", "south", "east"]
     graph = two_attribute_graph(120, groups={p: names[i % 3] for i, p in enumerate(PROFESSIONS)})
     assert graph.attribute_table("group").value_ids.numel() == 3
-    seed_everything(0)
-    model = build_model(ModelConfig(model="kl", dim=12, interaction="transe-l1", debias=["gender", "group"],
-                                    options={"kl_weight": {"*": 1.5, "group": group_weight},
-                                             "kl_direction": direction}), graph)
+    model = untrained_model(graph, "kl", 12, interaction="transe-l1", debias=["gender", "group"],
+                            options={"kl_weight": {"*": 1.5, "group": group_weight}, "kl_direction": direction})
     model.train()
     pos = graph.splits["train"][:200]
     neg, _ = NegativeSampler(graph.num_entities, 2).sample(pos, torch.Generator().manual_seed(1))
@@ -287,8 +276,8 @@ def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
     """score_triples, score_tails, score_heads and score_head_embeddings give the same score to every
     training triple, whitelisted or not; the KL term's fast path equals the hooks' path."""
     _, graph, _ = world
-    seed_everything(0)
-    model = build_model(ModelConfig(model="kl", dim=16, interaction=f"transe-l{p_norm}", debias=["gender"], options={"whitelist": whitelist}), graph)
+    model = untrained_model(graph, "kl", 16, interaction=f"transe-l{p_norm}", debias=["gender"],
+                            options={"whitelist": whitelist})
     with torch.no_grad():
         for vectors in model.attribute_vectors:
             vectors.normal_()
@@ -337,11 +326,11 @@ def test_fused_kl_kernel_matches_torch(predicted_first):
 # ---------------------------------------------------------------------------------------------- Bose
 def test_bose_filters_lower_gender_leakage(world, trained):
     _, graph, _ = world
-    model, result = trained["bose"]
-    basic, filtered = probe_auc(trained["transe"][0], graph), probe_auc(model, graph)
+    model, result = trained["bose"].model, trained["bose"].result
+    basic, filtered = probe_auc(trained["transe"].model, graph), probe_auc(model, graph)
     assert filtered < basic - 0.08, (filtered, basic)
     # The adversary does the work, not the filter network alone (gamma = 0: filters, no discriminators).
-    no_adversary = probe_auc(fit(graph, model="bose", debias=["gender"], options={"gamma": 0.0})[0], graph)
+    no_adversary = probe_auc(fit(graph, model="bose", debias=["gender"], options={"gamma": 0.0}).model, graph)
     assert filtered < no_adversary - 0.08, (filtered, no_adversary)
     extras = result.history[-1].extras
     assert {"adversary", "disc_loss_gender", "disc_acc_gender"} <= set(extras)
@@ -350,12 +339,12 @@ def test_bose_filters_lower_gender_leakage(world, trained):
 
 def test_bose_schedule_and_representation(world):
     _, graph, _ = world
-    seed_everything(0)
-    model = build_model(ModelConfig(model="bose", dim=16, debias=["gender"]), graph)
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    dense = {id(p) for p in model.trainable_dense_parameters()}
-    assert dense == {id(p) for p in model.filters.parameters()}  # discriminators have their own optimizer
-    train(model, graph, TrainConfig(epochs=2, batch_size=128, lr=0.02, seed=0), progress=False)
+    initial = untrained_model(graph, "bose", 16, debias=["gender"])
+    before = {n: p.detach().clone() for n, p in initial.named_parameters()}
+    dense = {id(p) for p in initial.trainable_dense_parameters()}
+    assert dense == {id(p) for p in initial.filters.parameters()}  # discriminators have their own optimizer
+    model = fit(graph, "bose", 16, epochs=2, debias=["gender"]).model  # the same seed: starts from ``initial``
+    assert before.keys() == dict(model.named_parameters()).keys()
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert any(n.startswith("filters.") for n in changed) and any(n.startswith("discriminators.") for n in changed)
     model.eval()
@@ -379,7 +368,8 @@ def test_bose_composes_several_attributes():
     """Two attributes (one stored value -> person): S is sampled per batch, C(u, S) averages the chosen
     filters, and at evaluation both filters apply."""
     graph = two_attribute_graph(200)
-    model, result = fit(graph, epochs=3, model="bose", debias=["gender", "group"])
+    trained = fit(graph, epochs=3, model="bose", debias=["gender", "group"])
+    model, result = trained.model, trained.result
     assert model.sample_mask
     assert {"disc_acc_gender", "disc_acc_group"} <= set(result.history[-1].extras)
     model.eval()
@@ -463,9 +453,8 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
     if not kernels.AVAILABLE:
         pytest.skip("numba not installed")
     graph = two_attribute_graph(120)
-    seed_everything(0)
-    fused_model = build_model(ModelConfig(model="bose", dim=12, interaction="transe-l1", debias=["gender", "group"],
-                                          options={"adversary_loss": adversary, "gamma": 2.0}), graph)
+    fused_model = untrained_model(graph, "bose", 12, interaction="transe-l1", debias=["gender", "group"],
+                                  options={"adversary_loss": adversary, "gamma": 2.0})
     reference_model = copy.deepcopy(fused_model)
     batch = graph.splits["train"][:300]
     neg, _ = NegativeSampler(graph.num_entities, 2).sample(batch, torch.Generator().manual_seed(1))
@@ -509,9 +498,9 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
 ])
 def test_save_and_load_give_identical_scores(world, tmp_path, options):
     folder, graph, _ = world
-    model, result = fit(graph, epochs=2, **options)
-    config = TrainConfig(epochs=2, batch_size=128, lr=0.02)
-    save_run(tmp_path / "run", model, graph, DataSource(data_dir=str(folder), spec=SPEC), config, result)
+    trained = fit(graph, epochs=2, **options)
+    model = trained.model
+    trained.save(tmp_path / "run", DataSource(data_dir=str(folder), spec=SPEC))
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["model_state"]
     assert saved["attributes"][0]["name"] == "gender"
     run = load_run(tmp_path / "run", graph=graph)
@@ -528,8 +517,8 @@ def test_save_and_load_give_identical_scores(world, tmp_path, options):
 
 def test_load_refuses_a_whitelist_that_resolves_differently(world, tmp_path):
     folder, graph, _ = world
-    model, result = fit(graph, epochs=1, model="kl", debias=["gender"], options={"whitelist": WHITELIST})
-    save_run(tmp_path / "run", model, graph, DataSource(data_dir=str(folder), spec=SPEC), TrainConfig(), result)
+    fit(graph, epochs=1, model="kl", debias=["gender"], options={"whitelist": WHITELIST}).save(
+        tmp_path / "run", DataSource(data_dir=str(folder), spec=SPEC))
     config_path = tmp_path / "run" / "config.json"
     config = json.loads(config_path.read_text())
     config["model_state"]["whitelist_ids"] = [[0, 0]]
@@ -579,14 +568,13 @@ def test_cli_explains_bad_debias_settings(world, tmp_path, capsys, flags, messag
 def test_model_options_are_checked(world):
     _, graph, _ = world
     with pytest.raises(SpecError, match="religion"):
-        build_model(ModelConfig(model="kl", debias=["religion"]), graph)
+        untrained_model(graph, "kl", debias=["religion"])
     with pytest.raises(SpecError, match="kl_target"):
-        build_model(ModelConfig(model="kl", debias=["gender"], options={"kl_target": "flat"}), graph)
+        untrained_model(graph, "kl", debias=["gender"], options={"kl_target": "flat"})
     with pytest.raises(SpecError, match="gamma_typo"):
-        build_model(ModelConfig(model="bose", debias=["gender"], options={"gamma_typo": 1}), graph)
+        untrained_model(graph, "bose", debias=["gender"], options={"gamma_typo": 1})
     with pytest.raises(SpecError, match="KL weights are given for attributes that are not debiased: religion"):
-        build_model(ModelConfig(model="kl", debias=["gender"], options={"kl_weight": {"religion": 1.0}}), graph)
+        untrained_model(graph, "kl", debias=["gender"], options={"kl_weight": {"religion": 1.0}})
     # A tail given by its label resolves to the entity; '*' whitelists the whole relation.
-    model = build_model(ModelConfig(model="kl", debias=["gender"], options={"whitelist": [[PROFESSION, "NUN"], ["born_in", "*"]]}),
-                        graph)
+    model = untrained_model(graph, "kl", debias=["gender"], options={"whitelist": [[PROFESSION, "NUN"], ["born_in", "*"]]})
     assert sorted(model.whitelist_names) == sorted([[PROFESSION, "nun"], ["born_in", "*"]])

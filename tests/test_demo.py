@@ -21,9 +21,11 @@ from kgcore.demo import (DEFAULT_WHITELIST, DEMO_SPEC, PROFESSION_SKEWS, PROFESS
                          profession_quotas, write_demo_world)
 from kgcore.errors import DataError, KGError
 from kgcore.data.graph import KnowledgeGraph
-from kgcore.models import ModelConfig, build_model
+from kgcore.models import build_model
 from kgcore.training.loop import TrainConfig, seed_everything, train
 from kgcore.data.whitelist import read_whitelist
+
+from .factories import trained_model, untrained_model
 
 SENSITIVE = {a.relation for a in DEMO_SPEC.attributes}
 
@@ -235,9 +237,7 @@ def test_transe_learns_the_skews_of_the_table():
     """A short real TransE training: the professions the model most associates with women (men) in the
     Fisher et al. measure are those the table skews towards women (men)."""
     graph = demo_graph(DemoWorldConfig(n_people=800, seed=0))
-    seed_everything(0)
-    model = build_model(ModelConfig(dim=32), graph)
-    train(model, graph, TrainConfig(epochs=30, batch_size=256, lr=0.01, seed=0), progress=False)
+    model = trained_model(graph, epochs=30, batch_size=256, lr=0.01)
     frame = measure_bias(model, graph, attribute="gender").frame
     frame = frame[frame["people"] >= 5].copy()
     frame["table"] = frame["entity"].map(lambda e: PROFESSIONS[e.split(":", 1)[1]].female_share)
@@ -289,8 +289,7 @@ def test_the_three_demo_models_show_the_papers_pattern_on_a_fresh_world():
 
 def test_recorded_association_rejects_unknown_values():
     graph = demo_graph(DemoWorldConfig(n_people=200, seed=0))
-    seed_everything(0)
-    model = build_model(ModelConfig(dim=8), graph)
+    model = untrained_model(graph, dim=8)
     with pytest.raises(KGError, match="no value 'robot'"):
         recorded_association(model, graph, "gender", "robot")
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from kgcore.training.evaluate import evaluate
-from kgcore.models import ModelConfig, build_model
-from kgcore.training.loop import TrainConfig, seed_everything, train
+
+from .factories import fit, untrained_model
 
 GENDER = "/people/person/gender"
 PROFESSION = "/people/person/profession"
@@ -113,12 +113,9 @@ def test_labels_from_entity2wikidata_with_mid2name_fallback(fb15k):
 
 
 def test_brief_training_and_filtered_profession_evaluation(fb15k):
-    seed_everything(0)
-    untrained = build_model(ModelConfig(model="transe", dim=32), fb15k)
-    baseline = evaluate(untrained, fb15k, "test", relation=PROFESSION)["mrr"]
-    seed_everything(0)
-    model = build_model(ModelConfig(model="transe", dim=32), fb15k)
-    result = train(model, fb15k, TrainConfig(epochs=1, batch_size=4096, seed=0), progress=False)
+    baseline = evaluate(untrained_model(fb15k), fb15k, "test", relation=PROFESSION)["mrr"]
+    trained = fit(fb15k, epochs=1, batch_size=4096, lr=0.01)
+    model, result = trained.model, trained.result
     assert len(result.history) == 1 and result.history[0].seconds > 0
     n_test = int((fb15k.splits["test"][:, 1] == fb15k.relation_id(PROFESSION)).sum())
     metrics = evaluate(model, fb15k, "test", relation=PROFESSION)

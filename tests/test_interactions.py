@@ -10,10 +10,10 @@ import torch
 from kgcore.analysis.measure import attribute_scores, measure_bias
 from kgcore.analysis.projection import arrow_tips
 from kgcore.analysis.whatif import person_facts, what_if
-from kgcore.models import INTERACTIONS, MODELS, ModelConfig, build_interaction, build_model
+from kgcore.models import INTERACTIONS, MODELS, build_interaction
 from kgcore.training.evaluate import evaluate
-from kgcore.training.loop import TrainConfig, seed_everything, train
 
+from .factories import fit, untrained_model
 from .synthetic import PROFESSION, SPEC, people_triples, split_triples, write_graph
 
 
@@ -68,14 +68,13 @@ COMBINATIONS = [(model, interaction) for model in MODELS for interaction in INTE
 
 @pytest.mark.parametrize("model_name, interaction", COMBINATIONS)
 def test_every_model_on_every_interaction(graph, model_name, interaction):
-    seed_everything(0)
     debias = ["gender"] if MODELS[model_name].debiasing else []
     options = {"whitelist": [[PROFESSION, "*"]]} if model_name == "kl" else {}
-    model = build_model(ModelConfig(model=model_name, dim=16, interaction=interaction, debias=debias,
-                                    options=options), graph)
-    before = evaluate(model, graph, "test")["mrr"]
-    result = train(model, graph, TrainConfig(epochs=6, batch_size=128, lr=0.05, loss="softmax", num_negatives=8,
-                                             seed=0), progress=False)
+    settings = {"model": model_name, "dim": 16, "interaction": interaction, "debias": debias, "options": options}
+    before = evaluate(untrained_model(graph, **settings), graph, "test")["mrr"]  # fit's initial weights
+    trained = fit(graph, **settings, epochs=6, batch_size=128, lr=0.05,
+                  training={"loss": "softmax", "num_negatives": 8})
+    model, result = trained.model, trained.result
     assert all(math.isfinite(record.loss) for record in result.history)
     metrics = evaluate(model, graph, "test")
     assert 0 < metrics["mrr"] <= 1 and metrics["mrr"] > before, (before, metrics["mrr"])

@@ -115,17 +115,17 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
     equal to its positive puts the hinge exactly at the margin, a zero coordinate has subgradient 0)."""
     from kgcore.training import fused
     from kgcore.data.graph import KnowledgeGraph
-    from kgcore.models import ModelConfig, build_model
     from kgcore.training.sampling import NegativeSampler
-    from kgcore.training.loop import TrainConfig, seed_everything
+    from kgcore.training.loop import TrainConfig
     from kgcore.training.losses import ranking_loss
+
+    from .factories import untrained_model
 
     rng = np.random.default_rng(0)
     triples = [(f"e{a}", f"r{b}", f"e{c}") for a, b, c in zip(rng.integers(0, 40, 300), rng.integers(0, 4, 300),
                                                                rng.integers(0, 40, 300))]
     graph = KnowledgeGraph({"train": triples})
-    seed_everything(0)
-    model = build_model(ModelConfig(dim=8, interaction="transe-l1"), graph)
+    model = untrained_model(graph, dim=8, interaction="transe-l1")
     pos = graph.splits["train"][:50]
     neg, _ = NegativeSampler(graph.num_entities, num_negatives).sample(pos, torch.Generator().manual_seed(1))
     neg[0, 0] = pos[0]
@@ -155,19 +155,18 @@ def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch,
     Hamilton's filters (``BoseHamilton.fused_step``: every weight, filters and discriminators too)."""
     from kgcore.training import fused
     from kgcore.training.evaluate import evaluate
-    from kgcore.models import ModelConfig, build_model
-    from kgcore.training.loop import TrainConfig, seed_everything, train
+    from kgcore.training.loop import TrainConfig
+
+    from .factories import fit, untrained_model
 
     def run():
-        seed_everything(0)
-        model = build_model(ModelConfig(dim=16, interaction="transe-l1", **model_options), toy_graph)
-        result = train(model, toy_graph, TrainConfig(epochs=5, batch_size=64, lr=0.01, seed=0), progress=False)
-        return model, result
+        trained = fit(toy_graph, dim=16, interaction="transe-l1", epochs=5, batch_size=64, lr=0.01, **model_options)
+        return trained.model, trained.result
 
     cpu = torch.device("cpu")
-    assert fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l1", **model_options), toy_graph), TrainConfig(), cpu)
-    assert not fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l2", **model_options), toy_graph), TrainConfig(), cpu)
-    assert not fused.applies(build_model(ModelConfig(dim=4, interaction="transe-l1", **model_options), toy_graph),
+    assert fused.applies(untrained_model(toy_graph, dim=4, interaction="transe-l1", **model_options), TrainConfig(), cpu)
+    assert not fused.applies(untrained_model(toy_graph, dim=4, interaction="transe-l2", **model_options), TrainConfig(), cpu)
+    assert not fused.applies(untrained_model(toy_graph, dim=4, interaction="transe-l1", **model_options),
                              TrainConfig(loss="softplus"), cpu)
     fast_model, fast = run()
     monkeypatch.setattr(fused, "ENABLED", False)

@@ -8,9 +8,9 @@ import torch
 
 from kgcore.analysis.trajectory import person_trajectory
 from kgcore.errors import KGError
-from kgcore.models import ModelConfig, build_model
 from kgcore.analysis.projection import backdrop_ids, fit_projection, fit_scene_projection, shift_scene
-from kgcore.training.loop import TrainConfig, train
+
+from .factories import trained_model
 
 
 def _clusters(seed: int = 0, n: int = 40, dim: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +89,7 @@ def test_transform_rejects_vectors_of_another_dimension():
 
 
 def test_shift_scene_places_a_real_trajectory_with_the_fitted_map(toy_graph):
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(model="transe", dim=16), toy_graph)
-    train(model, toy_graph, TrainConfig(epochs=3, batch_size=256, seed=0, device="cpu"), progress=False)
+    model = trained_model(toy_graph, dim=16, epochs=3, batch_size=256, lr=0.01)
     projection = fit_scene_projection(model, toy_graph, "gender", "pca", n_people=100)
     person = int(toy_graph.attribute_table("gender").person_ids[0])
     trajectory = person_trajectory(model, toy_graph, person, "gender", steps=6, step_size=0.05)
