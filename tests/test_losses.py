@@ -101,13 +101,10 @@ def test_masked_negatives_do_not_count_whatever_their_scores(loss):
         torch.testing.assert_close(grad, grads[0], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.xfail(strict=True, reason="kgcore bug: nssa's weights are a softmax over every negative, masked "
-                                       "ones included, renormalised with a 1e-12 floor; a masked negative "
-                                       "scored far above the valid ones takes their whole weight")
 def test_nssa_weights_ignore_a_masked_negative_scored_far_above_the_valid_ones():
     """With filtered negatives the masked ones are known true triples, which a trained model scores as
     high as positives. The valid negatives' weights must still sum to one: the loss is that of the valid
-    negatives alone (here 3.98; the weights collapse to ~1e-5 and it comes out 1e-4)."""
+    negatives alone (here 3.98; weighing the masked one in the softmax made it come out 1e-4)."""
     config = train_config(loss="nssa", margin=24.0, adversarial_temperature=2.0)
     pos = torch.tensor([-1.0], dtype=torch.float64)
     masked = ranking_loss(pos, torch.tensor([[-1.0, -20.0, -22.0]], dtype=torch.float64), config,

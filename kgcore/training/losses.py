@@ -30,10 +30,10 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, config: "TrainConfig",
         logits = torch.cat([pos.unsqueeze(1), neg if mask is None else neg.masked_fill(mask == 0, float("-inf"))], 1)
         return F.cross_entropy(logits, torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device))
     # Self-adversarial negative sampling (Sun et al., 2019, eq. 5) with margin gamma = config.margin.
-    weights = torch.softmax(config.adversarial_temperature * neg.detach(), dim=1)
-    if mask is not None:
-        weights = weights * mask
-        weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+    logits = config.adversarial_temperature * neg.detach()
+    if mask is not None:  # masked negatives (known true triples) take no weight, however high they score
+        logits = logits.masked_fill(mask == 0, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(logits, dim=1), nan=0.0)  # a row with every negative masked: none
     pos_term = -F.logsigmoid(config.margin + pos)
     neg_term = -(weights * F.logsigmoid(-config.margin - neg)).sum(1)
     return (pos_term + neg_term).mean()
