@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "reparse", None) is not None:  # a command whose defaults depend on its arguments (--preset)
+        args = args.reparse(args, list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args) or 0)
     except KGError as exc:

@@ -13,17 +13,17 @@ recorded value of the attribute and every value v:
     where S is the model's triple score (its interaction; higher = more plausible) and r_a the attribute
     relation. For a binary attribute this is S(j, gender, male) - S(j, gender, female); with more values it
     is "one value against the mean of the rest", as the paper says. With ``contrast=False`` only
-    S(j, r_a, v) is raised. A single step is the paper's measure; more steps give ``person_trajectory``.
+    S(j, r_a, v) is raised. A single step of alpha = 0.01 is the paper's measure; more steps give
+    ``person_trajectory``. For TransE with dot product the gradient is e_v - mean_{u != v} e_u, the same for every
+    person, so B_p = alpha * <e_v - mean_{u != v} e_u, e_p> (independent of alpha up to scale).
 
-(2) Response. For every profession p, the change of the softmax probability over all professions
-    P(p | j) = exp S(j, r_p, p) / sum_q exp S(j, r_p, q),
+(2) Response. For every profession p, the change of the model's score,
 
-        delta_jp = P(p | j') - P(p | j)       (``use_probability=True``),
+        delta_jp = S(e_j', r_p, p) - S(e_j, r_p, p)       (the paper's raw score change, the default),
 
-    or of the raw score, delta_jp = S(e_j', r_p, p) - S(e_j, r_p, p) (``use_probability=False``, the
-    paper's). The probability ignores a shift common to every profession: one step can move a person
-    towards (or away from) all professions alike, and the raw-score change then has the same sign for
-    almost every profession. Both measures are computed and returned.
+    or of the softmax probability over all professions, delta_jp = P(p | j') - P(p | j)
+    (``use_probability=True``), which ignores a shift common to every profession: with some scores one step
+    moves a person towards (or away from) all professions alike. Both measures are computed and returned.
 
 (3) Aggregation over people: B_p^v = (1 / |J|) * sum_j delta_jp. B_p^v > 0: moving a person towards v
     makes the model find profession p more plausible for them.
@@ -51,16 +51,12 @@ from ..data.graph import AttributeTable, KnowledgeGraph
 from ..models import KGEModel
 from .people import preview, unique_value_labels, value_index
 
+# The Measuring paper's B_p: one plain step of size 0.01, the raw score change; top-20 tables over
+# professions with at least 20 people.
 DEFAULT_STEPS = 1
-
-
-DEFAULT_STEP_SIZE = 1e-3
-
-
-DEFAULT_USE_PROBABILITY = True
-
-
-DEFAULT_MIN_SUPPORT = 10
+DEFAULT_STEP_SIZE = 0.01
+DEFAULT_USE_PROBABILITY = False
+DEFAULT_MIN_SUPPORT = 20
 
 
 @dataclass

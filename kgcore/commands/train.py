@@ -9,6 +9,7 @@ from ..errors import SpecError
 from ..models import INTERACTIONS, MODELS, ModelConfig
 from ..models.interactions import DEFAULT_INTERACTION
 from ..training.pipeline import train_and_save
+from ..training.presets import PRESETS
 from ..training.losses import LOSSES
 from ..training.loop import NEGATIVE_MODES, OPTIMIZERS, TrainConfig
 from .common import add_data_arguments, data_source_from_args
@@ -22,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "are computed at the end.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_arguments(parser)
+    parser.add_argument("--preset", choices=list(PRESETS), metavar="NAME",
+                        help="start from a paper's setting; flags given beside it override it. "
+                             + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="transe", choices=list(MODELS),
                        help="; ".join(f"{e.name}: {e.label}" for e in MODELS.values()))
@@ -53,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="train without this relation's triples (repeatable): an attribute-blind reference, e.g. "
                           "--withhold /people/person/gender, whose leakage probe shows what the rest of the graph "
                           "gives away")
+    opt.add_argument("--warmup-epochs", type=float, default=0.0,
+                     help="linear learning-rate warm-up from 0 over this many epochs")
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--eval-every", type=int, default=0, metavar="N",
                      help="validation MRR every N epochs, keeping the best model (0: off)")
@@ -62,8 +68,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     out.add_argument("--overwrite", action="store_true", help="replace a run already in RUN_DIR")
     out.add_argument("--no-test", action="store_true", help="skip the final filtered test evaluation")
+    out.add_argument("--without-sensitive", action="store_true",
+                     help="evaluate without the sensitive relations' triples in valid and test (the debiasing "
+                          "paper's '(filtered)' datasets)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, reparse=lambda args, argv: _with_preset(parser, args, argv))
+
+
+PRESET_FLAGS = {"interaction": "interaction", "dim": "dim", "loss": "loss", "negative_mode": "negative_mode",
+                "num_negatives": "negatives", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
+                "warmup_epochs": "warmup_epochs", "epochs": "epochs"}
+
+
+def _with_preset(parser: argparse.ArgumentParser, args: argparse.Namespace, argv) -> argparse.Namespace:
+    """``--preset``: the preset's values become this command's defaults and the command line is read again,
+    so every flag given explicitly still wins."""
+    if not args.preset:
+        return args
+    chosen = PRESETS[args.preset]
+    settings = {**chosen.model, **chosen.train}
+    defaults = {PRESET_FLAGS[key]: value for key, value in settings.items() if key in PRESET_FLAGS}
+    if settings.get("entity_norm") is False:
+        defaults["no_entity_norm"] = True
+    if chosen.without_sensitive:
+        defaults["without_sensitive"] = True
+    parser.set_defaults(**defaults)
+    return parser.parse_args(argv[argv.index("train") + 1:] if argv and "train" in argv else argv)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +120,8 @@ def _shown(default) -> str:
 
 def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
     entry = MODELS[args.model]
-    options: dict = {}
+    debias = [a.strip() for a in args.debias.split(",") if a.strip()]
+    options: dict = PRESETS[args.preset].model_options(args.model, debias) if args.preset else {}
     for other in MODELS.values():
         for spec in other.option_specs():
             value = getattr(args, f"option_{other.name}_{spec.name}", None)
@@ -102,7 +133,7 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
             options[spec.name] = spec.parse(value) if spec.parse else value  # KGError: one 'error:' line
     return ModelConfig(model=args.model, dim=args.dim, interaction=args.interaction,
                        entity_norm=not args.no_entity_norm,
-                       debias=[a.strip() for a in args.debias.split(",") if a.strip()], options=options)
+                       debias=debias, options=options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,11 +144,11 @@ def run(args: argparse.Namespace) -> int:
         margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
         filtered_negatives=args.filtered_negatives,
         adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
-        patience=args.patience, device=args.device, withheld_relations=args.withhold,
+        patience=args.patience, device=args.device, withheld_relations=args.withhold, warmup_epochs=args.warmup_epochs,
     )
     splits = ("valid",) if args.no_test else ("valid", "test")
     trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet, splits=splits,
-                             overwrite=args.overwrite)
+                             without_sensitive=args.without_sensitive, overwrite=args.overwrite)
     metrics = trained.metrics
     summary = {"run": str(trained.path), "seconds_per_epoch": trained.result.seconds_per_epoch,
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}

@@ -2,22 +2,23 @@
 EMNLP 2020), with attribute vectors (``kgcore.models.attribute_vectors``) where a whitelist is given.
 
 For every person j among the heads and tails of a training batch and every debiased attribute a
-(relation r_a, values v_1..v_V), the model's predicted distribution over the values is the softmax of its
-own triple scores (through the model's interaction),
+(relation r_a, its M = ``kl_top_values`` most common values v_1..v_M; the paper's M = 30), the model's
+predicted distribution over the values is the softmax of its own triple scores of the person's embedding
+(through the model's interaction, without attribute vectors),
 
     P_a(v | j) = exp S(j, r_a, v) / sum_u exp S(j, r_a, u)                                          (1)
 
 (for attributes stored value -> person, such as FB15k-237's ethnicity, S(v, r_a, j)). The loss adds
 
-    L = L_ranking + sum_a w_a * (1 / |J_batch|) * sum_j KL( P_a(. | j) || Q_a )                    (2)
+    L = L_ranking + sum_a w_a * (1 / |J_batch|) * sum_j KL( G_a || P_a(. | j) )                     (2)
 
-with Q_a uniform by default (``kl_target="uniform"``) or the attribute's marginal over the people of the
-training graph (``"marginal"``). Against a uniform target KL(P || U) = log V - H(P): the term drives each
-person's attribute prediction to maximum entropy, so the attribute cannot be read from the embedding
-through the model's own score. ``kl_direction="target||predicted"`` gives the reverse divergence, whose
-gradient p - q is the cross-entropy's. Choices where the text leaves room: people are the batch's heads
-and tails that are people of the graph (``graph.people``), each counted once per batch; the term is
-averaged over them; several attributes add their own weighted terms (``kl_weight`` per attribute).
+with the target G_a uniform by default (``kl_target="uniform"``) or the values' marginal over the training
+graph's people (``"marginal"``), as the paper (Sec. 4) defines it; ``kl_direction="predicted||target"`` takes
+KL(P || G) instead. While minimising the term the relation and value embeddings are frozen: its gradient
+reaches the people's embeddings only, and the sensitive triples still train everything through the ranking
+loss, so the two losses pull against each other on the sensitive relations alone. Choices where the text
+leaves room: people are the batch's heads and tails that are people of the graph (``graph.people``), each
+counted once per batch; several attributes add their own weighted terms (``kl_weight`` per attribute).
 
 With TransE L1 on a CPU the term is computed inside the fused ranking kernel (``fused_step``,
 ``kl_kernel.margin_kl_l1_step``), or by ``kl_kernel.kl_loss_l1`` on the autograd path; any other
@@ -62,8 +63,12 @@ class KLOptions:
                              "attribute, e.g. 1,religion=0.5 or gender=2,religion=0.5", label="KL weight",
                              parse=parse_weights, metavar="W[,ATTR=W]", widget="weights", low=0.0, high=10.0, step=0.1)
     kl_target: str = option("uniform", "target distribution of the KL term", label="KL target", choices=KL_TARGETS)
-    kl_direction: str = option("predicted||target", "which way round the divergence is taken",
-                               label="KL direction", choices=KL_DIRECTIONS)
+    kl_direction: str = option("target||predicted", "which way round the divergence is taken: the paper's "
+                               "KL(target || predicted), or KL(predicted || target)", label="KL direction",
+                               choices=KL_DIRECTIONS)
+    kl_top_values: int = option(30, "the attribute's most common values the predicted distribution is over (the "
+                                "paper's M)", label="Values per attribute (M)", widget="slider", low=2, high=100,
+                                step=1)
     whitelist: list = option([], "attribute-vector whitelist: a file of lines RELATION<TAB>TAIL (or RELATION alone "
                              "for every tail)", label="Whitelist", parse=_read_whitelist, metavar="FILE",
                              widget="table")
@@ -77,6 +82,8 @@ class KLOptions:
             raise SpecError(f"KL weights must be non-negative (got {self.kl_weight}).")
         check_choice("kl_target", self.kl_target, KL_TARGETS)
         check_choice("kl_direction", self.kl_direction, KL_DIRECTIONS)
+        if self.kl_top_values < 2:
+            raise SpecError(f"kl_top_values must be at least 2 (got {self.kl_top_values}).")
 
 
 class _FusedTables(NamedTuple):
@@ -121,10 +128,11 @@ class KLDebiased(AttributeVectors, KGEModel):
         self.register_buffer("person_row", person_rows(graph))
         self.register_buffer("is_person", self.person_row >= 0)
         for k, attribute in enumerate(self.attributes):
-            counts = torch.tensor(attribute.counts, dtype=torch.float32)
+            top = sorted(range(attribute.num_values), key=lambda v: -attribute.counts[v])[:options.kl_top_values]
+            counts = torch.tensor([attribute.counts[v] for v in top], dtype=torch.float32)
             target = (counts / counts.sum() if options.kl_target == "marginal"
-                      else torch.full_like(counts, 1.0 / attribute.num_values))
-            self.register_buffer(f"values_{k}", torch.tensor(attribute.value_ids, dtype=torch.long))
+                      else torch.full_like(counts, 1.0 / len(top)))
+            self.register_buffer(f"values_{k}", torch.tensor([attribute.value_ids[v] for v in top], dtype=torch.long))
             self.register_buffer(f"log_target_{k}", target.log())
         self.register_buffer("all_values", torch.cat([getattr(self, f"values_{k}") for k in range(len(tables))]))
         self.register_buffer("attribute_relations", torch.tensor([a.relation_id for a in self.attributes]))
@@ -133,23 +141,27 @@ class KLDebiased(AttributeVectors, KGEModel):
                                     config.dim)
 
     # ------------------------------------------------------------------ eq. (1) and (2)
-    def attribute_scores(self, people: torch.Tensor, k: int) -> torch.Tensor:
-        """S(j, r_a, v) for people j [P] and every value v of attribute k: [P, V] (eq. 1's logits), the same
-        as ``score_tails(people, r_a, values)`` (``score_heads`` for reversed attributes)."""
+    def attribute_scores(self, people: torch.Tensor, k: int, frozen: bool = False) -> torch.Tensor:
+        """S(j, r_a, v) of each person's own vector (no attribute vectors) for people j [P] and the top values v
+        of attribute k: [P, V] (eq. 1's logits). ``frozen``: the values' and relation's vectors carry no
+        gradient (the paper's KL term moves the people's embeddings only)."""
         attribute = self.attributes[k]
-        values = getattr(self, f"values_{k}")
-        r = torch.full_like(people, attribute.relation_id)
+        person = self.entity_vectors(people)
+        values = self.entity_vectors(getattr(self, f"values_{k}"))
+        relation = self.relation_vector(attribute.relation_id, people.device)
+        if frozen:
+            values, relation = values.detach(), relation.detach()
         if attribute.reversed:  # S(v, r_a, j): the values are candidate heads of (r_a, person)
-            return self.score_heads(r, people, candidates=values)
-        return self.score_tails(people, r, candidates=values)
+            return self.interaction.score_heads(relation, person, values)
+        return self.interaction.score_tails(person, relation, values)
 
     def attribute_distribution(self, people: torch.Tensor, k: int) -> torch.Tensor:
         """P_a(v | j) of eq. (1): [P, V]."""
         return torch.softmax(self.attribute_scores(people, k), dim=1)
 
     def kl_to_target(self, people: torch.Tensor, k: int) -> torch.Tensor:
-        """Per-person KL divergence of eq. (2) for attribute k: [P]."""
-        return kl_divergence(self.attribute_scores(people, k), getattr(self, f"log_target_{k}"),
+        """Per-person KL divergence of eq. (2) for attribute k: [P]; its gradient reaches the people only."""
+        return kl_divergence(self.attribute_scores(people, k, frozen=True), getattr(self, f"log_target_{k}"),
                              self.direction == "predicted||target")
 
     def batch_people(self, batch: torch.Tensor) -> torch.Tensor:
@@ -164,9 +176,10 @@ class KLDebiased(AttributeVectors, KGEModel):
                 and self.entity.weight.dtype == self.relation.weight.dtype == torch.float32)
 
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Eq. (2)'s KL terms for the batch's people. With TransE L1 on a CPU, one lookup each of the people,
-        every attribute's values and their relations feeds ``kl_kernel.kl_loss_l1``; otherwise the
-        interaction's own scores (``kl_to_target``) go through autograd."""
+        """Eq. (2)'s KL terms for the batch's people, whose gradient reaches only the people's embeddings (the
+        values' and relations' vectors are frozen for it, as in the paper; the ranking loss trains them). With
+        TransE L1 on a CPU, one lookup each of the people, every attribute's values and their relations feeds
+        ``kl_kernel.kl_loss_l1``; otherwise the interaction's own scores (``kl_to_target``) go through autograd."""
         people = self.batch_people(batch)
         if people.numel() == 0:
             return {}
@@ -177,20 +190,15 @@ class KLDebiased(AttributeVectors, KGEModel):
                     terms[f"kl_{attribute.name}"] = weight * self.kl_to_target(people, k).mean()
             return terms
         person_vectors = self.entity_vectors(people)
-        value_vectors = self.entity_vectors(self.all_values)
-        relations = self.relation(self.attribute_relations)
+        value_vectors = self.entity_vectors(self.all_values).detach()  # frozen for this term, as in the paper
+        relations = self.relation(self.attribute_relations).detach()
         start = 0
         for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
-            stop = start + attribute.num_values
+            stop = start + getattr(self, f"values_{k}").numel()
             if weight > 0:
-                name = f"kl_{attribute.name}"
-                if self.relation_whitelisted(attribute.relation_id):
-                    terms[name] = weight * self.kl_to_target(people, k).mean()  # through the whitelist hooks
-                else:
-                    terms[name] = kl_kernel.kl_loss_l1(person_vectors, value_vectors[start:stop], relations[k],
-                                                       -1.0 if attribute.reversed else 1.0,
-                                                       getattr(self, f"log_target_{k}"), weight,
-                                                       self.direction == "predicted||target")
+                terms[f"kl_{attribute.name}"] = kl_kernel.kl_loss_l1(
+                    person_vectors, value_vectors[start:stop], relations[k], -1.0 if attribute.reversed else 1.0,
+                    getattr(self, f"log_target_{k}"), weight, self.direction == "predicted||target")
             start = stop
         return terms
 
@@ -210,7 +218,7 @@ class KLDebiased(AttributeVectors, KGEModel):
                         and entity.device.type == "cpu" and entity.dtype == relation.dtype == torch.float32)
             self._fused_constants = False
             if eligible:
-                counts = [self.attributes[k].num_values for k in chosen]
+                counts = [getattr(self, f"values_{k}").numel() for k in chosen]
                 # Padded to the largest count; a padding slot names the attribute's first value, whose
                 # gradient row there the kernel leaves at zero.
                 value_ids = np.zeros((len(chosen), max(counts)), dtype=np.int64)
@@ -256,9 +264,8 @@ class KLDebiased(AttributeVectors, KGEModel):
         self.relation.pending.append((pos[:, 1], torch.from_numpy(rel_grads)))
         if people == 0:
             return float(loss), {}
-        self.entity.pending.append((torch.from_numpy(tables.value_ids.reshape(-1)),
-                                    torch.from_numpy(grad_values.reshape(-1, dim))))
-        self.relation.pending.append((torch.from_numpy(tables.relation_ids), torch.from_numpy(grad_relation)))
+        # The kernel also gives the term's gradient for the values and attribute relations; the paper freezes
+        # them for this term (they learn from the ranking loss alone), so it is left out.
         return float(loss), {name: torch.tensor(value) for name, value in zip(tables.names, kl.tolist())}
 
     def _apply(self, fn, *args, **kwargs):

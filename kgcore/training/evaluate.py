@@ -19,7 +19,7 @@ from .. import kernels
 from ..errors import KGError
 from ..data.graph import KnowledgeGraph
 
-HITS_AT = (1, 3, 10)
+HITS_AT = (1, 3, 10, 50)
 DEFAULT_BLOCK_BYTES = 256 * 2**20
 
 
@@ -114,18 +114,27 @@ def rank_triples(model, graph: KnowledgeGraph, triples: torch.Tensor, side: str,
     return torch.cat(ranks) if ranks else torch.empty(0, dtype=torch.double)
 
 
+def sensitive_relation_ids(graph: KnowledgeGraph) -> list[int]:
+    """Ids of the relations that hold the spec's sensitive attributes (those present in the graph)."""
+    return sorted(graph.relation_to_id[a.relation] for a in graph.spec.attributes if a.relation in graph.relation_to_id)
+
+
 def evaluate(model, graph: KnowledgeGraph, split: str = "test", relation: str | None = None,
              filtered: bool = True, max_triples: int | None = None, seed: int = 0,
              batch_size: int | None = None, block_bytes: int = DEFAULT_BLOCK_BYTES,
-             progress: bool = False) -> dict[str, Any]:
-    """MRR, mean rank and Hits@1/3/10 for head, tail and both sides.
+             progress: bool = False, without_sensitive: bool = False) -> dict[str, Any]:
+    """MRR, mean rank and Hits@1/3/10/50 for head, tail and both sides.
 
     ``relation`` restricts to one relation (e.g. profession prediction); ``max_triples`` evaluates a
-    seeded random subset (for quick validation during training).
+    seeded random subset (for quick validation during training). ``without_sensitive`` leaves out the
+    triples of the sensitive attributes' relations, as the debiasing paper's "(filtered)" datasets do
+    (a change of the evaluated triples, not of the ranking, which is filtered either way).
     """
     if split not in graph.splits:
         raise KGError(f"Unknown split {split!r}; the graph has {', '.join(graph.splits)}.")
     triples = graph.splits[split]
+    if without_sensitive:
+        triples = triples[~torch.isin(triples[:, 1], torch.tensor(sensitive_relation_ids(graph), dtype=torch.long))]
     if relation is not None:
         triples = triples[triples[:, 1] == graph.relation_id(relation)]
     if triples.shape[0] == 0:
@@ -140,4 +149,4 @@ def evaluate(model, graph: KnowledgeGraph, split: str = "test", relation: str | 
     model.train(was_training)
     both = torch.cat([head, tail])
     return {**_summarise(both), "head": _summarise(head), "tail": _summarise(tail),
-            "split": split, "relation": relation, "filtered": filtered}
+            "split": split, "relation": relation, "filtered": filtered, "without_sensitive": without_sensitive}

@@ -52,6 +52,9 @@ class TrainConfig:
     eval_max_triples: int | None = 2000  # validation subset size (None = all), for fast early stopping
     patience: int = 3  # validation checks without improvement before stopping
     device: str = "auto"
+    # Linear learning-rate warm-up from 0 to ``lr`` over this many epochs' steps (the debiasing paper's
+    # AdaGrad warms up over the first epoch); 0: none.
+    warmup_epochs: float = 0.0
     # Relations whose training triples the model never sees (``training_triples``): an attribute-blind
     # reference, e.g. Basic TransE without anyone's gender, for what the rest of the graph lets leak.
     withheld_relations: list[str] = field(default_factory=list)
@@ -78,6 +81,8 @@ class TrainConfig:
                 raise KGError(f"{name} must be at least 1 (got {getattr(self, name)}).")
         if not self.lr > 0:
             raise KGError(f"Learning rate must be positive (got {self.lr}).")
+        if not self.warmup_epochs >= 0:
+            raise KGError(f"warmup_epochs must be zero or positive (got {self.warmup_epochs}).")
 
 
 @dataclass
@@ -146,6 +151,16 @@ def make_optimizer(model: KGEModel, name: str, lr: float) -> tuple[RowOptimizer,
     return rows, torch_optimizer({"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}[name], dense, lr=lr)
 
 
+def set_learning_rate(optimizers: list, lr: float) -> None:
+    """Set the learning rate of the row optimizer and of torch's or kgcore's dense ones."""
+    for optimizer in optimizers:
+        if hasattr(optimizer, "param_groups"):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        else:
+            optimizer.lr = lr
+
+
 def train(
     model: KGEModel,
     graph: KnowledgeGraph,
@@ -181,6 +196,8 @@ def train(
     checks_without_improvement = 0
     stopped_early = cancelled = False
     n = train_triples.shape[0]
+    warmup_steps = round(config.warmup_epochs * math.ceil(n / config.batch_size))
+    step = 0
     bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", unit="epoch", disable=not progress)
     for epoch in bar:
         model.train()
@@ -188,6 +205,9 @@ def train(
         order = torch.randperm(n, generator=generator)
         total_loss, extras_sum, batches = 0.0, {}, 0
         for begin in range(0, n, config.batch_size):
+            step += 1
+            if step <= warmup_steps + 1 and warmup_steps:
+                set_learning_rate(optimizers, config.lr * min(1.0, step / warmup_steps))
             pos = train_triples[order[begin:begin + config.batch_size]]
             aux = model.auxiliary_step(pos.to(device))
             for opt in optimizers:

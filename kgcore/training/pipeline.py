@@ -33,10 +33,12 @@ def train_and_save(out: str | Path, model_config: "ModelConfig", train_config: T
                    graph: "KnowledgeGraph | None" = None, *, progress: bool = True,
                    on_epoch: Callable[[EpochRecord], bool | None] | None = None,
                    on_stage: Callable[[str], None] | None = None, splits: tuple[str, ...] = ("valid", "test"),
-                   keep_cancelled: bool | Callable[[], bool] = True, overwrite: bool = False) -> TrainedRun:
+                   keep_cancelled: bool | Callable[[], bool] = True, without_sensitive: bool = False,
+                   overwrite: bool = False) -> TrainedRun:
     """Build ``model_config``'s model for the graph of ``source`` (``graph`` when already loaded), train it
     seeded by ``train_config.seed``, evaluate filtered link prediction on ``splits`` and write the run
-    folder ``out`` (``kgcore.runs.save_run``).
+    folder ``out`` (``kgcore.runs.save_run``); ``without_sensitive`` evaluates without the sensitive relations'
+    triples (``kgcore.training.evaluate.evaluate``).
 
     ``on_epoch`` can cancel (return False); a cancelled training is saved unless ``keep_cancelled`` is off
     (or, given as a function, says no when training ends: the dashboard's "Stop and discard").
@@ -66,7 +68,7 @@ def train_and_save(out: str | Path, model_config: "ModelConfig", train_config: T
     for split in splits:
         if graph.splits[split].shape[0]:
             begun = time.perf_counter()
-            metrics[split] = evaluate(model, graph, split, progress=progress)
+            metrics[split] = evaluate(model, graph, split, progress=progress, without_sensitive=without_sensitive)
             metrics[f"{split}_eval_seconds"] = time.perf_counter() - begun
     if on_stage is not None:
         on_stage("saving")
