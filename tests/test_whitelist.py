@@ -103,11 +103,11 @@ def test_three_element_entries_train_a_kl_model(toy_graph):
 
 # ---------------------------------------------------------------------------------------------- built-in
 def test_builtin_whitelists_are_package_data():
-    assert "demo" in BUILTIN_WHITELISTS
+    assert set(BUILTIN_WHITELISTS) == {"demo", "fb15k237"}
     for name in BUILTIN_WHITELISTS:
         assert builtin_whitelist_text(name).startswith("#")
         assert builtin_whitelist(name) == [e.as_list() for e in builtin_whitelist_entries(name)]
-    with pytest.raises(SpecError, match="there are: demo"):
+    with pytest.raises(SpecError, match="there are: demo, fb15k237"):
         builtin_whitelist("wikidata")
 
 
@@ -126,3 +126,72 @@ def test_demo_whitelist_is_the_default_whitelist():
 def test_parse_whitelist_names_its_source():
     with pytest.raises(DataError, match="kgcore/data/whitelists/x.tsv, line 1"):
         parse_whitelist("a\tb\tc\n", "kgcore/data/whitelists/x.tsv")
+
+
+# ---------------------------------------------------------------------------------------------- FB15k-237
+NONE_LINE = re.compile(r"^# (/m/\S+) (.+?): none \((.+)\)$")
+
+
+@pytest.fixture(scope="module")
+def fb15k_counts(fb15k_dir):
+    """From the shared files: training relations and entities, and people per profession over all splits."""
+    relations, entities, people = set(), set(), defaultdict(set)
+    for split in ("train", "valid", "test"):
+        for line in (fb15k_dir / f"{split}.txt").read_text(encoding="utf-8").splitlines():
+            head, relation, tail = line.split("\t")
+            if split == "train":
+                relations.add(relation)
+                entities.update((head, tail))
+            if relation == PROFESSION:
+                people[tail].add(head)
+    return relations, entities, {p: len(heads) for p, heads in people.items()}
+
+
+def test_fb15k237_whitelist_is_well_formed():
+    entries = builtin_whitelist_entries("fb15k237")
+    attributes = set(BUILTIN_SPECS["fb15k237"].attribute_names)
+    assert attributes == {"gender", "religion", "ethnicity", "nationality"}
+    assert entries and all(e.attribute in attributes for e in entries), "every entry names one of the spec's"
+    assert all(len(e.reason.split()) >= 4 and e.reason[0].islower() for e in entries), "every entry has a reason"
+    keys = [(e.attribute, e.relation, e.tail) for e in entries]
+    assert len(keys) == len(set(keys)), "no entry is repeated"
+    counts = defaultdict(int)
+    for e in entries:
+        counts[e.attribute] += 1
+    assert set(counts) == attributes, f"each attribute is used somewhere: {dict(counts)}"
+    kinds = {e.relation for e in entries if e.tail == "*"}
+    assert {"/people/person/place_of_birth", "/people/person/languages"} <= kinds  # the paper's own examples
+
+
+@pytest.mark.fb15k
+def test_fb15k237_whitelist_names_relations_and_entities_of_the_graph(fb15k_counts, fb15k):
+    relations, entities, _ = fb15k_counts
+    entries = builtin_whitelist_entries("fb15k237")
+    for e in entries:
+        assert e.relation in relations, f"line {e.line}: {e.relation} is not a relation of train.txt"
+        assert e.tail == "*" or e.tail in entities, f"line {e.line}: {e.tail} is not an entity of train.txt"
+        assert e.relation not in {a.relation for a in BUILTIN_SPECS["fb15k237"].attributes}, \
+            f"line {e.line}: a sensitive relation itself is not whitelisted"
+    resolved = resolve_whitelist(whitelist_pairs(builtin_whitelist("fb15k237")), fb15k)
+    assert len(resolved) == len(whitelist_pairs(builtin_whitelist("fb15k237")))
+
+
+@pytest.mark.fb15k
+def test_fb15k237_whitelist_considers_every_profession_with_10_people(fb15k_counts):
+    _, _, people = fb15k_counts
+    large = {p for p, n in people.items() if n >= 10}
+    assert len(large) == 72
+    entries = [e for e in builtin_whitelist_entries("fb15k237") if e.relation == PROFESSION]
+    assert all(e.tail in large for e in entries), "profession entries name professions with at least 10 people"
+    none = {}
+    for line in builtin_whitelist_text("fb15k237").splitlines():
+        match = NONE_LINE.match(line)
+        if match:
+            none[match.group(1)] = match.group(3)
+    labelled = {e.tail for e in entries}
+    assert not labelled & set(none), f"both an entry and 'none': {labelled & set(none)}"
+    assert labelled | set(none) == large, f"not considered: {sorted(large - labelled - set(none))}; " \
+                                          f"too small: {sorted((labelled | set(none)) - large)}"
+    assert all(len(reason.split()) >= 4 for reason in none.values())
+    assert {("/m/01p5_g", "gender")} <= {(e.tail, e.attribute) for e in entries}  # pin-up girl
+    assert "/m/05t4q" in none  # physician: the paper's doctor may use nothing

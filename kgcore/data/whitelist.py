@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 ANY = "*"
-BUILTIN_WHITELISTS = ("demo",)
+BUILTIN_WHITELISTS = ("demo", "fb15k237")
 FORMAT = "ATTRIBUTE<TAB>RELATION<TAB>TAIL<TAB>REASON"
 
 
