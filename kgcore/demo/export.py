@@ -9,6 +9,7 @@ from typing import Any
 from ..data.graph import KnowledgeGraph
 from ..io import write_text
 from ..data.triples import write_triples
+from ..data.whitelist import builtin_whitelist_text
 from .config import DemoWorldConfig
 from .vocabulary import DEMO_SPEC
 from .world import SYNTHETIC_NOTICE, generate_demo_world
@@ -26,7 +27,7 @@ def write_demo_world(folder: str | Path, config: DemoWorldConfig | None = None) 
     for split, triples in world["splits"].items():
         write_triples(folder / f"{split}.txt", triples)
     write_text(folder / "labels.tsv", "".join(f"{k}\t{v}\n" for k, v in world["labels"].items()))
-    write_text(folder / "whitelist.tsv", "".join(f"{r}\t{t}\n" for r, t in world["whitelist"]))
+    write_text(folder / "whitelist.tsv", builtin_whitelist_text("demo"))  # world["whitelist"] with reasons
     write_text(folder / "README.txt", _readme(world))
     return folder
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.whitelist import resolve_whitelist
+from ..data.whitelist import resolve_whitelist, whitelist_pairs
 from ..errors import CheckpointError, SpecError
 from ..kernels import chunks, run_parallel
 from . import kl_kernel
@@ -137,8 +137,8 @@ class KLDebiased(AttributeVectors, KGEModel):
         self.register_buffer("all_values", torch.cat([getattr(self, f"values_{k}") for k in range(len(tables))]))
         self.register_buffer("attribute_relations", torch.tensor([a.relation_id for a in self.attributes]))
         self._fused_constants: _FusedTables | bool | None = None  # ``_fused_kl_constants`` (False: not applicable)
-        self.init_attribute_vectors(graph, self.attributes, tables, resolve_whitelist(list(options.whitelist), graph),
-                                    config.dim)
+        pairs = whitelist_pairs(options.whitelist)  # [relation, tail]: resolve_whitelist takes pairs for now
+        self.init_attribute_vectors(graph, self.attributes, tables, resolve_whitelist(pairs, graph), config.dim)
 
     # ------------------------------------------------------------------ eq. (1) and (2)
     def attribute_scores(self, people: torch.Tensor, k: int, frozen: bool = False) -> torch.Tensor:
