@@ -182,8 +182,8 @@ def attribute_classifier(model: KGEModel, graph: KnowledgeGraph, attribute: str 
     if counts.max() < folds:
         raise KGError(f"{folds}-fold cross-validation needs a value of {attribute!r} held by at least {folds} people; "
                       f"the most common is held by {int(counts.max())}. Use fewer folds.")
-    with evaluation_mode(model), torch.no_grad():
-        x = model.entity_vectors(person_ids.to(model.entity.weight.device)).double().cpu().numpy()
+    with evaluation_mode(model), torch.no_grad():  # float32, as the model keeps them
+        x = model.entity_vectors(person_ids.to(model.entity.weight.device)).float().cpu().numpy()
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     accuracies = []
     # One BLAS thread: the network's small matrix products gain nothing from more, and on a busy machine
