@@ -89,6 +89,34 @@ def _prediction_leakage(run: RunInfo, attribute: str, code: str) -> dict[str, An
     return kg_prediction_leakage(loaded.model, loaded.graph, attribute=attribute)
 
 
+def score_difference(run: RunInfo, attribute: str) -> dict[str, Any]:
+    """kgcore.analysis.residual.score_difference: how much higher the model scores each person's recorded value
+    than the other values (the debiasing paper's Table 5, in sample)."""
+    return _score_difference(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Comparing the scores of true and other values…", max_entries=64, persist="disk")
+def _score_difference(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    from kgcore.analysis.residual import score_difference as kg_score_difference
+
+    loaded = load_run(run)
+    return kg_score_difference(loaded.model, loaded.graph, attribute=attribute)
+
+
+def attribute_classifier(run: RunInfo, attribute: str) -> dict[str, Any]:
+    """kgcore.analysis.residual.attribute_classifier: how well a small network reads the attribute from the
+    embedding, beside the always-majority rate (the debiasing paper's Table 6, in sample)."""
+    return _attribute_classifier(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Training a classifier to read the attribute…", max_entries=64, persist="disk")
+def _attribute_classifier(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    from kgcore.analysis.residual import attribute_classifier as kg_attribute_classifier
+
+    loaded = load_run(run)
+    return kg_attribute_classifier(loaded.model, loaded.graph, attribute=attribute)
+
+
 @st.cache_data(show_spinner="Evaluating link prediction…", max_entries=64)
 def link_prediction(run: RunInfo) -> dict[str, Any]:
     """Filtered test metrics: from the run's metrics.json when it has them, computed otherwise."""

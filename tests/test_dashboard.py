@@ -143,6 +143,15 @@ def test_every_page_on_the_builtin_default(runs_dir):
 
     own = [prediction_leakage(loaded.model, loaded.graph, "gender")["roc_auc"] for loaded in map(load_run, selected)]
     assert table["own prediction ROC-AUC"].tolist() == pytest.approx(own)
+    # What is left of gender: kgcore.analysis.residual's two measures of each selected run.
+    from kgcore.analysis.residual import attribute_classifier, score_difference
+
+    first = load_run(selected[0])
+    gap = score_difference(first.model, first.graph, "gender")
+    assert table["score gap"].iloc[0] == pytest.approx(gap["difference"])
+    readable = attribute_classifier(first.model, first.graph, "gender")
+    assert (table["classifier accuracy"].iloc[0], table["always-majority rate"].iloc[0]) == pytest.approx(
+        (readable["accuracy"], readable["most_frequent_rate"]))
     # The reference beside the probe: kgcore.analysis.probe.facts_probe on the same graph, as the page states it.
     from kgcore.analysis.probe import facts_probe
 

@@ -15,7 +15,10 @@ st.title("Compare models")
 st.markdown("The selected runs side by side: how well each predicts missing facts (**MRR**, higher is better), "
             "how strongly it associates professions with the attribute (**bias**, mean |B| over professions, "
             "lower is more neutral), and how well a simple classifier can read the attribute from its person "
-            "vectors (**leakage**, ROC-AUC; 0.5 means nothing can be read).")
+            "vectors (**leakage**, ROC-AUC; 0.5 means nothing can be read); and the debiasing paper's two measures "
+            "of what is left of the attribute: how much higher the model scores each person's recorded value "
+            "than the others (**score gap**, 0 means it cannot tell), and how often a small network guesses the "
+            "value from the vectors (**classifier accuracy**, against always guessing the most common value).")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 runs = sidebar.require_runs(ctx)
@@ -54,6 +57,13 @@ for run in runs:
                            "prediction_auc": own["roc_auc"]})
         except Exception as exc:  # noqa: BLE001 - one probe failing leaves the other numbers standing
             st.warning(f"Leakage probe for {run.label}: {exc}")
+        try:
+            row["score gap"] = results.score_difference(run, attribute)["difference"]
+            readable = results.attribute_classifier(run, attribute)
+            row["classifier accuracy"] = readable["accuracy"]
+            row["always-majority rate"] = readable["most_frequent_rate"]
+        except Exception as exc:  # noqa: BLE001 - as above: the other numbers stay
+            st.warning(f"What is left of {attribute} in {run.label}: {exc}")
         rows.append(row)
         result = results.bias_result(run, attribute)
         b_value = result.measured[1] if len(result.measured) > 1 else result.measured[0]
@@ -69,7 +79,8 @@ table["bias"] = table["bias"] * factor
 table["bias 95% interval"] = [f"{_fmt(lo * factor, '{:.2f}')} – {_fmt(hi * factor, '{:.2f}')}"
                               for lo, hi in zip(table.pop("ci_low"), table.pop("ci_high"))]
 table = table[[c for c in ("model", "run", "MRR", "Hits@10", "bias", "bias 95% interval", "leakage ROC-AUC",
-                           "leakage balanced acc.", "own prediction ROC-AUC", "seconds per epoch") if c in table]]
+                           "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "classifier accuracy",
+                           "always-majority rate", "seconds per epoch") if c in table]]
 st.subheader("The table")
 st.dataframe(table, hide_index=True, column_config={
     "MRR": st.column_config.NumberColumn(format="%.3f"),
@@ -79,10 +90,30 @@ st.dataframe(table, hide_index=True, column_config={
     "leakage ROC-AUC": st.column_config.NumberColumn(format="%.3f"),
     "leakage balanced acc.": st.column_config.NumberColumn(format="%.3f"),
     "own prediction ROC-AUC": st.column_config.NumberColumn(format="%.3f"),
+    "score gap": st.column_config.NumberColumn(
+        "score gap true vs other values", format="%.3f",
+        help=f"How much higher the model scores a person's recorded {attribute} than the other values; 0: it cannot "
+             "tell them apart. Definition (debiasing paper, Table 5): over the people whose value is in the "
+             "training graph, the raw score S(person, attribute, true value) minus the mean score of the other "
+             "values among the 30 most common, averaged over people; no attribute vectors added. Raw scores: "
+             "compare runs with the same score function."),
+    "classifier accuracy": st.column_config.NumberColumn(
+        "can a classifier read it? (accuracy)", format="%.3f",
+        help=f"How often a small neural network guesses a person's {attribute} from the model's vector for them. "
+             "Definition (debiasing paper, Table 6): one hidden layer of 300 ReLU units, softmax output, trained "
+             "with cross-entropy on standardised embeddings; mean accuracy over 5 stratified folds (seed 0), on the "
+             "people whose value is in the training graph (the most common value they hold, among the 30 most "
+             "common). Read it against the always-majority rate beside it, not against 1 / values."),
+    "always-majority rate": st.column_config.NumberColumn(
+        "always-majority rate", format="%.3f",
+        help="The accuracy of always answering the most common value on the same people: what a classifier that "
+             "reads nothing from the vectors scores."),
 })
 st.caption("MRR: filtered mean reciprocal rank on the test triples. Bias: mean over values and professions of "
            "|B|, with a bootstrap interval over people. Compare bias only between runs measured with the same "
-           "settings (they are here).")
+           "settings (they are here). Score gap and classifier: the debiasing paper's two measures of what is "
+           f"left of {attribute} (hover a column name for its definition); a model that keeps nothing has a gap "
+           "near 0 and a classifier accuracy near the always-majority rate.")
 
 if distribution:
     frame = pd.concat(distribution, ignore_index=True)
