@@ -408,8 +408,8 @@ def test_train_page_whitelist_is_resolved_by_kgcore(runs_dir):
     while not (folder / "config.json").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     graph = DataSource(dataset="demo").load()
-    expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t]]
-                for r, t in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
+    expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t], a]
+                for r, t, a in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
     model = json.loads((folder / "config.json").read_text())["model"]
     assert model["model"] == "kl" and model["options"]["whitelist"] == expected
 

@@ -92,13 +92,16 @@ def test_whitelist_pairs_drop_attributes_and_repeats():
 
 
 def test_three_element_entries_train_a_kl_model(toy_graph):
-    """Until resolve_whitelist takes attributes, the KL model resolves the entries' (relation, tail) pairs."""
+    """Entries name their attribute; the KL model keeps those of the attributes it debiases, and an attribute
+    the graph does not have is an error naming it."""
     from .factories import untrained_model
     from .synthetic import PROFESSION as TOY_PROFESSION
 
     model = untrained_model(toy_graph, "kl", debias=["gender"],
-                            options={"whitelist": [[TOY_PROFESSION, "nurse", "gender"]]})
-    assert model.whitelist_names == [[TOY_PROFESSION, "nurse"]]
+                            options={"whitelist": [[TOY_PROFESSION, "nurse", "gender"], [TOY_PROFESSION, "*", "*"]]})
+    assert model.whitelist_names == sorted([[TOY_PROFESSION, "nurse", "gender"], [TOY_PROFESSION, "*", "*"]])
+    with pytest.raises(SpecError, match="'religion'"):
+        untrained_model(toy_graph, "kl", debias=["gender"], options={"whitelist": [[TOY_PROFESSION, "nurse", "religion"]]})
 
 
 # ---------------------------------------------------------------------------------------------- built-in
@@ -119,8 +122,8 @@ def test_demo_whitelist_is_the_default_whitelist():
     assert {e.attribute for e in entries} == {"gender"} and all(e.reason for e in entries)
     assert set(DEMO_SPEC.attribute_names) >= {e.attribute for e in entries}
     graph = demo_graph()
-    assert resolve_whitelist(whitelist_pairs(builtin_whitelist("demo")), graph) == \
-        resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)
+    assert resolve_whitelist(builtin_whitelist("demo"), graph) == \
+        [(r, t, "gender") for r, t, _ in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
 
 
 def test_parse_whitelist_names_its_source():
@@ -172,8 +175,8 @@ def test_fb15k237_whitelist_names_relations_and_entities_of_the_graph(fb15k_coun
         assert e.tail == "*" or e.tail in entities, f"line {e.line}: {e.tail} is not an entity of train.txt"
         assert e.relation not in {a.relation for a in BUILTIN_SPECS["fb15k237"].attributes}, \
             f"line {e.line}: a sensitive relation itself is not whitelisted"
-    resolved = resolve_whitelist(whitelist_pairs(builtin_whitelist("fb15k237")), fb15k)
-    assert len(resolved) == len(whitelist_pairs(builtin_whitelist("fb15k237")))
+    resolved = resolve_whitelist(builtin_whitelist("fb15k237"), fb15k)
+    assert len(resolved) == len({tuple(entry) for entry in builtin_whitelist("fb15k237")})
 
 
 @pytest.mark.fb15k

@@ -46,7 +46,7 @@ def _whitelist_pairs(frame: pd.DataFrame, graph) -> list[list[str]]:
     rows = frame.fillna("").astype(str)
     entries = [[relation.strip(), tail.strip()] for relation, tail in zip(rows["relation"], rows["tail"])
                if relation.strip() or tail.strip()]
-    return [[graph.relations[r], "*" if t < 0 else graph.entities[t]] for r, t in resolve_whitelist(entries, graph)]
+    return [[graph.relations[r], "*" if t < 0 else graph.entities[t], a] for r, t, a in resolve_whitelist(entries, graph)]
 
 
 # ---------------------------------------------------------------------------------------------- a running job

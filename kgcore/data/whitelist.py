@@ -123,16 +123,24 @@ def whitelist_pairs(entries: Iterable[list[str] | tuple[str, ...]]) -> list[list
     return pairs
 
 
-def resolve_whitelist(entries: list[list[str]], graph: "KnowledgeGraph") -> list[tuple[int, int]]:
-    """``[[relation, tail-or-"*"], ...]`` to ``(relation id, tail id or -1 for every tail)``.
+def resolve_whitelist(entries: list[list[str]], graph: "KnowledgeGraph") -> list[tuple[int, int, str]]:
+    """``[[relation, tail-or-"*"(, attribute-or-"*")], ...]`` to ``(relation id, tail id or -1 for every tail,
+    attribute name or "*" for every attribute)``.
 
-    A tail may be an entity name or, when unambiguous, its label (``nun`` for ``/m/...``)."""
-    resolved: list[tuple[int, int]] = []
+    A tail may be an entity name or, when unambiguous, its label (``nun`` for ``/m/...``); an attribute must
+    be one of the graph's spec."""
+    resolved: list[tuple[int, int, str]] = []
     label_index: dict[str, list[int]] | None = None
+    known_attributes = set(graph.spec.attribute_names)
     for number, entry in enumerate(entries, start=1):
-        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
-            raise SpecError(f"Whitelist entry {number} must be [relation, tail] (tail '*' for all), got {entry!r}.")
+        if not isinstance(entry, (list, tuple)) or len(entry) not in (2, 3):
+            raise SpecError(f"Whitelist entry {number} must be [relation, tail] or [relation, tail, attribute] "
+                            f"(tail or attribute '*' for all), got {entry!r}.")
         relation, tail = str(entry[0]), str(entry[1])
+        attribute = str(entry[2]) if len(entry) == 3 else ANY
+        if attribute != ANY and attribute not in known_attributes:
+            raise SpecError(f"Whitelist entry {number} ({relation} {tail}) names the attribute {attribute!r}, which "
+                            f"{graph.name} does not have (its attributes: {', '.join(sorted(known_attributes))}).")
         if relation not in graph.relation_to_id:
             close = [r for r in graph.relations if relation.lower().split("/")[-1] in r.lower()][:5]
             hint = f" Similar relations: {', '.join(close)}." if close else ""
@@ -140,10 +148,10 @@ def resolve_whitelist(entries: list[list[str]], graph: "KnowledgeGraph") -> list
                             f"triples of {graph.name}.{hint} Run `python -m kgcore relations` to list them.")
         r_id = graph.relation_to_id[relation]
         if tail == "*":
-            resolved.append((r_id, -1))
+            resolved.append((r_id, -1, attribute))
             continue
         if tail in graph.entity_to_id:
-            resolved.append((r_id, graph.entity_to_id[tail]))
+            resolved.append((r_id, graph.entity_to_id[tail], attribute))
             continue
         if label_index is None:
             label_index = {}
@@ -155,7 +163,7 @@ def resolve_whitelist(entries: list[list[str]], graph: "KnowledgeGraph") -> list
             tails_of_relation = set(train[train[:, 1] == r_id, 2].tolist())
             matches = [m for m in matches if m in tails_of_relation] or matches
         if len(matches) == 1:
-            resolved.append((r_id, matches[0]))
+            resolved.append((r_id, matches[0], attribute))
             continue
         what = (f"{len(matches)} entities are labelled {tail!r} ("
                 + ", ".join(graph.entities[m] for m in matches[:5]) + "); give the entity name"

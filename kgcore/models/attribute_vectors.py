@@ -1,127 +1,169 @@
 """Attribute vectors (Fisher et al., EMNLP 2020, "KL + Attr."): put a person's recorded attribute back
 where it may legitimately matter.
 
-One learned vector A_a[v] per value v of each debiased attribute a. For a triple (j, r, t) whose relation
-r, or pair (r, t), is on the whitelist, the person's head vector is their debiased embedding plus the
-vectors of the values they hold,
+One learned vector A_a[v] per value v of each debiased attribute a. For a triple (j, r, t) on the
+whitelist of attribute a, either because the relation r may use a for everyone or because the pair
+(r, t) may (a profession that may use gender), the person's head vector is their embedding plus the vectors
+of the values they hold of each such attribute,
 
-    h_j = e_j + sum_a sum_{v held by j} A_a[v]        (only for whitelisted (r, t))
+    h_j = e_j + sum_{a whitelisted for (r, t)} sum_{v held by j} A_a[v]
 
 so an association such as (profession, nun) with gender stays predictable from the recorded attribute
 while every other relation sees the neutral e_j. Which value each person holds is fixed from the training
-graph when the model is built and saved as buffers. The vectors start at zero (the model starts as the
-pure KL model) and apply to the head side only. Scores go through the model's interaction.
+graph when the model is built and saved as buffers.
+
+Training the vectors (the paper's twin triples): every sensitive triple of a batch, (j, gender, female),
+gets a twin (j, gender[ATTR], female) with a twin relation of its own, scored with the person's attribute
+vectors added. Choices where the paper is silent: a twin is scored against the attribute's values (softmax
+cross-entropy of the recorded value), and the person's embedding and the values' are detached in it, so the
+twins train the attribute vectors and twin relations without teaching the person's own vector the
+attribute that the KL term removes. Twin relations live only while training: they never enter the graph's
+relations and are left out of saved weights. The vectors start at zero and apply to the head side only.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .embedding import RowEmbedding, unit_norm
 
 if TYPE_CHECKING:
     from ..data.graph import AttributeTable, KnowledgeGraph
     from .attributes import DebiasedAttribute
 
+TWIN_PREFIX = "twin_relation."
+
 
 class AttributeVectors:
-    """Mixin for a ``KGEModel``: the whitelist, the vectors and the score hooks that apply them.
-
-    The model calls ``init_attribute_vectors`` in its constructor; buffers and parameters live on the
-    model itself (their names are part of saved runs)."""
+    """Mixin for a ``KGEModel``: the whitelist, the vectors, the twin relations and the score hooks that
+    apply the vectors. The model calls ``init_attribute_vectors`` in its constructor; buffers and
+    parameters live on the model itself (their names are part of saved runs)."""
 
     def init_attribute_vectors(self, graph: "KnowledgeGraph", attributes: list["DebiasedAttribute"],
-                               tables: list["AttributeTable"], whitelist: list[tuple[int, int]], dim: int) -> None:
-        self.whitelist = whitelist
-        self.whitelist_names = [[graph.relations[r], "*" if t < 0 else graph.entities[t]] for r, t in whitelist]
+                               tables: list["AttributeTable"], whitelist: list[tuple[int, int, str]],
+                               dim: int) -> None:
+        names = [a.name for a in attributes]
+        # Entries of attributes this model does not debias have nothing to add back.
+        self.whitelist = [(r, t, a) for r, t, a in whitelist if a == "*" or a in names]
+        self.whitelist_names = [[graph.relations[r], "*" if t < 0 else graph.entities[t], a]
+                                for r, t, a in self.whitelist]
         for k, table in enumerate(tables):
             self.register_buffer(f"membership_{k}", table.membership.float())
-        star = torch.zeros(graph.num_relations, dtype=torch.bool)
-        pair_rel, pair_tail = [], []
-        for r, t in whitelist:
-            if t < 0:
-                star[r] = True
-            else:
-                pair_rel.append(r)
-                pair_tail.append(t)
-        keep = [i for i, r in enumerate(pair_rel) if not star[r]]  # a whole relation covers its pairs
+        n_attr = len(attributes)
+        star = torch.zeros(n_attr, graph.num_relations, dtype=torch.bool)  # [A, R]: relation whitelisted for a
+        pairs: dict[int, list[bool]] = {}  # key r * N + t -> attributes
+        for r, t, a in self.whitelist:
+            chosen = range(n_attr) if a == "*" else [names.index(a)]
+            for k in chosen:
+                if t < 0:
+                    star[k, r] = True
+                else:
+                    pairs.setdefault(r * graph.num_entities + t, [False] * n_attr)[k] = True
+        keys = sorted(pairs)
         self.register_buffer("star_relation", star)
-        self.register_buffer("pair_relation", torch.tensor([pair_rel[i] for i in keep], dtype=torch.long))
-        self.register_buffer("pair_tail", torch.tensor([pair_tail[i] for i in keep], dtype=torch.long))
-        self.register_buffer("pair_key", torch.sort(self.pair_relation * graph.num_entities + self.pair_tail).values)
+        self.register_buffer("pair_key", torch.tensor(keys, dtype=torch.long))
+        self.register_buffer("pair_attributes", torch.tensor([pairs[k] for k in keys], dtype=torch.bool)
+                             .reshape(len(keys), n_attr))
         self.attribute_vectors = nn.ParameterList(
-            [nn.Parameter(torch.zeros(a.num_values, dim)) for a in attributes] if whitelist else [])
+            [nn.Parameter(torch.zeros(a.num_values, dim)) for a in attributes] if self.whitelist else [])
+        self.twin_relation = RowEmbedding(n_attr, dim) if self.whitelist else None
+        if self.twin_relation is not None:
+            bound = 6.0 / dim ** 0.5
+            with torch.no_grad():
+                self.twin_relation.weight.uniform_(-bound, bound).copy_(unit_norm(self.twin_relation.weight))
+            self._register_state_dict_hook(_drop_twins)
+            self._register_load_state_dict_pre_hook(self._keep_twins)
 
-    def relation_whitelisted(self, relation_id: int) -> bool:
-        return any(r == relation_id for r, _ in self.whitelist)
+    def _keep_twins(self, state_dict, prefix, *args) -> None:
+        """A saved run holds no twin relations (they are dropped after training): keep the fresh ones."""
+        key = prefix + TWIN_PREFIX + "weight"
+        if key not in state_dict:
+            state_dict[key] = self.twin_relation.weight.detach().clone()
 
-    def person_offsets(self, ids: torch.Tensor) -> torch.Tensor:
-        """sum_a sum_{v held by j} A_a[v] for each entity id ([B, D]; zero for non-people)."""
-        rows = self.person_row[ids]
-        known = (rows >= 0).unsqueeze(1)
-        safe = rows.clamp_min(0)
-        total = None
-        for k, vectors in enumerate(self.attribute_vectors):
-            term = getattr(self, f"membership_{k}")[safe] @ vectors
-            total = term if total is None else total + term
-        return total * known
-
-    def is_whitelisted(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Whether each (r, t) pair is whitelisted (its relation, or the exact pair): bool [B]."""
-        hit = self.star_relation[r]
+    # ------------------------------------------------------------------ which attributes apply where
+    def whitelisted_attributes(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """For each (r, t) pair, which debiased attributes may be used: bool [B, A]."""
+        hit = self.star_relation[:, r].T.clone()
         if self.pair_key.numel():
             keys = r * self.num_entities + t
             pos = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
-            hit = hit | (self.pair_key[pos] == keys)
+            found = self.pair_key[pos] == keys
+            hit |= self.pair_attributes[pos] & found.unsqueeze(1)
         return hit
 
+    def attribute_parts(self, ids: torch.Tensor) -> torch.Tensor:
+        """sum_{v held by j} A_a[v] per attribute a for each entity id: [B, A, D] (zero for non-people)."""
+        rows = self.person_row[ids]
+        known = (rows >= 0).to(self.entity.weight.dtype)[:, None, None]
+        safe = rows.clamp_min(0)
+        parts = [getattr(self, f"membership_{k}")[safe] @ vectors for k, vectors in enumerate(self.attribute_vectors)]
+        return torch.stack(parts, 1) * known
+
+    def person_offsets(self, ids: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
+        """The vectors added to each person's head: the parts of the ``attributes`` [B, A] that apply (all by
+        default): [B, D]."""
+        parts = self.attribute_parts(ids)
+        if attributes is not None:
+            parts = parts * attributes.unsqueeze(2).to(parts.dtype)
+        return parts.sum(1)
+
+    # ------------------------------------------------------------------ the score hooks
     def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
                         tails: torch.Tensor | None) -> torch.Tensor | None:
         if not self.whitelist or heads is None or tails is None:
             return None
-        rows = self.is_whitelisted(relations, tails).nonzero(as_tuple=True)[0]
+        applies = self.whitelisted_attributes(relations, tails)
+        rows = applies.any(1).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
             return None
-        offsets = self.person_offsets(heads.index_select(0, rows))
+        offsets = self.person_offsets(heads.index_select(0, rows), applies.index_select(0, rows))
         return offsets.new_zeros((heads.shape[0], offsets.shape[1])).index_copy(0, rows, offsets)
 
     def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
                            candidates: torch.Tensor | None, head: torch.Tensor,
                            relation: torch.Tensor) -> torch.Tensor:
-        """Rescore the whitelisted (h, r, c) entries with the head e_h + attribute vectors."""
+        """Rescore (h, r, c) where attributes are whitelisted for r (the whole row) or for (r, c) (those
+        columns) with the head e_h + the applicable attribute vectors."""
         if not self.whitelist:
             return scores
         relation = relation.expand(head.shape[0], -1)
-        offsets = self.person_offsets(h)
         person = self.person_row[h] >= 0
-        star = self.star_relation[r] & person
-        if bool(star.any()):
-            rows = star.nonzero(as_tuple=True)[0]
-            fresh = self.interaction.score_tails(head[rows] + offsets[rows], relation[rows], self._candidates(candidates))
-            scores = scores.index_copy(0, rows, fresh.to(scores.dtype))
-        if self.pair_relation.numel():
-            match = (r.unsqueeze(1) == self.pair_relation.unsqueeze(0)) & (person & ~star).unsqueeze(1)  # [B, W]
+        parts = self.attribute_parts(h)  # [B, A, D]
+        star = self.star_relation[:, r].T & person.unsqueeze(1)  # [B, A]
+        star_rows = star.any(1).nonzero(as_tuple=True)[0]
+        if star_rows.numel():
+            offsets = (parts[star_rows] * star[star_rows].unsqueeze(2).to(parts.dtype)).sum(1)
+            fresh = self.interaction.score_tails(head[star_rows] + offsets, relation[star_rows],
+                                                 self._candidates(candidates))
+            scores = scores.index_copy(0, star_rows, fresh.to(scores.dtype))
+        if self.pair_key.numel():
+            cand_ids = torch.arange(self.num_entities, device=h.device) if candidates is None else candidates
+            pair_r, pair_t = self.pair_key // self.num_entities, self.pair_key % self.num_entities
+            match = (r.unsqueeze(1) == pair_r.unsqueeze(0)) & person.unsqueeze(1)  # [B, W]
             b_idx, w_idx = match.nonzero(as_tuple=True)
             if b_idx.numel():
-                tails = self.pair_tail[w_idx]
-                if candidates is None:
-                    cols = tails
-                else:  # the columns of candidates equal to each pair's tail
-                    m_idx, cols = (candidates.unsqueeze(0) == tails.unsqueeze(1)).nonzero(as_tuple=True)
-                    b_idx, tails = b_idx[m_idx], tails[m_idx]
+                m_idx, cols = (cand_ids.unsqueeze(0) == pair_t[w_idx].unsqueeze(1)).nonzero(as_tuple=True)
+                b_idx, w_idx = b_idx[m_idx], w_idx[m_idx]
                 if b_idx.numel():
-                    fresh = self.interaction.score(head[b_idx] + offsets[b_idx], relation[b_idx],
-                                                   self.entity_vectors(tails))
+                    applies = star[b_idx] | self.pair_attributes[w_idx]
+                    offsets = (parts[b_idx] * applies.unsqueeze(2).to(parts.dtype)).sum(1)
+                    fresh = self.interaction.score(head[b_idx] + offsets, relation[b_idx],
+                                                   self.entity_vectors(cand_ids[cols]))
                     scores = scores.index_put((b_idx, cols), fresh.to(scores.dtype))
         return scores
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
                            candidates: torch.Tensor | None, tail: torch.Tensor,
                            relation: torch.Tensor) -> torch.Tensor:
-        """For whitelisted (r_b, t_b), candidate heads that are people are scored as e_c + offsets."""
+        """For (r_b, t_b) with whitelisted attributes, candidate heads that are people are scored as e_c + the
+        applicable attribute vectors."""
         if not self.whitelist:
             return scores
-        rows = self.is_whitelisted(r, t).nonzero(as_tuple=True)[0]
+        applies = self.whitelisted_attributes(r, t)
+        rows = applies.any(1).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
             return scores
         cand_ids = torch.arange(self.num_entities, device=scores.device) if candidates is None else candidates
@@ -129,7 +171,43 @@ class AttributeVectors:
         if cols.numel() == 0:
             return scores
         people = cand_ids[cols]
-        heads = self.entity_vectors(people) + self.person_offsets(people)
+        parts, base = self.attribute_parts(people), self.entity_vectors(people)  # [C, A, D], [C, D]
         relation = relation.expand(tail.shape[0], -1)
-        fresh = self.interaction.score_heads(relation[rows], tail[rows], heads)
-        return scores.index_put((rows.unsqueeze(1), cols.unsqueeze(0)), fresh.to(scores.dtype))
+        for row in rows.tolist():
+            heads = base + (parts * applies[row].to(parts.dtype)[None, :, None]).sum(1)
+            fresh = self.interaction.score_heads(relation[row:row + 1], tail[row:row + 1], heads)[0]
+            scores = scores.index_put((torch.full_like(cols, row), cols), fresh.to(scores.dtype))
+        return scores
+
+    # ------------------------------------------------------------------ the twins
+    def twin_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch's sensitive triples scored with twin relations and the people's attribute vectors added:
+        softmax cross-entropy of the recorded value against the attribute's values, per attribute."""
+        if self.twin_relation is None:
+            return {}
+        terms: dict[str, torch.Tensor] = {}
+        for k, attribute in enumerate(self.attributes):
+            rows = (batch[:, 1] == attribute.relation_id).nonzero(as_tuple=True)[0]
+            if rows.numel() == 0:
+                continue
+            people = batch[rows, 2] if attribute.reversed else batch[rows, 0]
+            values = batch[rows, 0] if attribute.reversed else batch[rows, 2]
+            value_ids = getattr(self, f"values_{k}")
+            target = (values.unsqueeze(1) == value_ids.unsqueeze(0))  # [P, V]; values outside the top M: none
+            keep = target.any(1) & (self.person_row[people] >= 0)
+            if not bool(keep.any()):
+                continue
+            people, target = people[keep], target[keep].float().argmax(1)
+            person = self.entity_vectors(people).detach() + self.person_offsets(people)
+            twin = self.twin_relation(torch.tensor([k], device=batch.device))
+            candidates = self.entity_vectors(value_ids).detach()
+            scores = (self.interaction.score_heads(twin, person, candidates) if attribute.reversed
+                      else self.interaction.score_tails(person, twin, candidates))
+            terms[f"twin_{attribute.name}"] = F.cross_entropy(scores, target)
+        return terms
+
+
+def _drop_twins(module, state_dict, prefix, local_metadata) -> None:
+    """Twin relations are discarded after training: saved weights hold none."""
+    for key in [k for k in state_dict if k.startswith(prefix + TWIN_PREFIX)]:
+        del state_dict[key]

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.whitelist import resolve_whitelist, whitelist_pairs
+from ..data.whitelist import resolve_whitelist
 from ..errors import CheckpointError, SpecError
 from ..kernels import chunks, run_parallel
 from . import kl_kernel
@@ -52,9 +52,9 @@ KL_DIRECTIONS = ("predicted||target", "target||predicted")
 
 
 def _read_whitelist(path: str) -> list[list[str]]:
-    from ..data.whitelist import read_whitelist
+    from ..data.whitelist import BUILTIN_WHITELISTS, builtin_whitelist, read_whitelist
 
-    return read_whitelist(path)
+    return builtin_whitelist(path) if path in BUILTIN_WHITELISTS else read_whitelist(path)
 
 
 @dataclass
@@ -69,8 +69,9 @@ class KLOptions:
     kl_top_values: int = option(30, "the attribute's most common values the predicted distribution is over (the "
                                 "paper's M)", label="Values per attribute (M)", widget="slider", low=2, high=100,
                                 step=1)
-    whitelist: list = option([], "attribute-vector whitelist: a file of lines RELATION<TAB>TAIL (or RELATION alone "
-                             "for every tail)", label="Whitelist", parse=_read_whitelist, metavar="FILE",
+    whitelist: list = option([], "attribute-vector whitelist: a file of lines ATTRIBUTE<TAB>RELATION<TAB>TAIL<TAB>"
+                             "REASON (TAIL or ATTRIBUTE * for all; or RELATION<TAB>TAIL for every attribute), or a "
+                             "built-in one: fb15k237, demo", label="Whitelist", parse=_read_whitelist, metavar="FILE",
                              widget="table")
 
     def __post_init__(self) -> None:
@@ -137,8 +138,8 @@ class KLDebiased(AttributeVectors, KGEModel):
         self.register_buffer("all_values", torch.cat([getattr(self, f"values_{k}") for k in range(len(tables))]))
         self.register_buffer("attribute_relations", torch.tensor([a.relation_id for a in self.attributes]))
         self._fused_constants: _FusedTables | bool | None = None  # ``_fused_kl_constants`` (False: not applicable)
-        pairs = whitelist_pairs(options.whitelist)  # [relation, tail]: resolve_whitelist takes pairs for now
-        self.init_attribute_vectors(graph, self.attributes, tables, resolve_whitelist(pairs, graph), config.dim)
+        self.init_attribute_vectors(graph, self.attributes, tables, resolve_whitelist(list(options.whitelist), graph),
+                                    config.dim)
 
     # ------------------------------------------------------------------ eq. (1) and (2)
     def attribute_scores(self, people: torch.Tensor, k: int, frozen: bool = False) -> torch.Tensor:
@@ -180,10 +181,10 @@ class KLDebiased(AttributeVectors, KGEModel):
         values' and relations' vectors are frozen for it, as in the paper; the ranking loss trains them). With
         TransE L1 on a CPU, one lookup each of the people, every attribute's values and their relations feeds
         ``kl_kernel.kl_loss_l1``; otherwise the interaction's own scores (``kl_to_target``) go through autograd."""
+        terms: dict[str, torch.Tensor] = self.twin_loss(batch) if self.training else {}
         people = self.batch_people(batch)
         if people.numel() == 0:
-            return {}
-        terms: dict[str, torch.Tensor] = {}
+            return terms
         if not self._l1_kernel_applies(people):
             for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
                 if weight > 0:
@@ -286,7 +287,7 @@ class KLDebiased(AttributeVectors, KGEModel):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Refuse a run whose whitelist or attribute values resolve differently on this graph."""
-        saved_ids = [tuple(pair) for pair in state.get("whitelist_ids", [])]
+        saved_ids = [tuple(entry) if len(entry) == 3 else (*entry, "*") for entry in state.get("whitelist_ids", [])]
         if state and saved_ids != list(self.whitelist):
             raise CheckpointError(f"The run's whitelist resolved to {state.get('whitelist')} when it was trained, "
                                   f"but to {self.whitelist_names} on this graph; load it with the data it was "
