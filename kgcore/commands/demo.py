@@ -23,30 +23,45 @@ from typing import Any, Iterator
 import torch
 
 from ..data.datasets import DataSource
-from ..demo import DEFAULT_WHITELIST, PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
+from ..demo import PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
 from ..errors import KGError
 from ..io import write_json, write_text
 from ..models import MODELS, ModelConfig
 from ..training.loop import TrainConfig
 from ..training.pipeline import train_and_save
+from ..training.presets import FISHER2020
+from ..data.whitelist import builtin_whitelist
 
 DEFAULT_OUT = "assets/demo"
 DEMO_MODELS = ("transe", "kl", "bose")
-# Settings of the shipped demo runs: TransE learns the demo world's skews in well under a minute.
+# The shipped demo runs use the papers' preset (``kgcore.training.presets.FISHER2020``), smaller for a world of
+# 3,000 people: d = 64 and 20 epochs instead of 200 and 50. The KL weight for gender is 10, not FB15K's 1: on
+# this world a weight of 1 leaves about a third of Basic's difference in scores (10 leaves a few percent).
+DEMO_PRESET = FISHER2020
 DEMO_DIM = 64
-DEMO_EPOCHS = 30
-DEMO_BATCH_SIZE = 1024
-DEMO_LR = 0.01
+DEMO_EPOCHS = 20
+DEMO_BATCH_SIZE = int(FISHER2020.train["batch_size"])
+DEMO_LR = float(FISHER2020.train["lr"])
+DEMO_KL_WEIGHT = 10.0
 TOP_PROFESSIONS = 5
 
 
 def demo_model_config(name: str, dim: int = DEMO_DIM) -> ModelConfig:
-    """The demo's configuration of each model: the debiased ones remove gender, the KL model with the demo
-    whitelist."""
-    if not MODELS[name].debiasing:
-        return ModelConfig(model=name, dim=dim)
-    options = {"whitelist": [list(p) for p in DEFAULT_WHITELIST]} if name == "kl" else {}
-    return ModelConfig(model=name, dim=dim, debias=["gender"], options=options)
+    """The demo's configuration of each model, in the papers' preset: the debiased ones remove gender, the
+    KL model with the demo's whitelist (KL + Attr.)."""
+    debias = ["gender"] if MODELS[name].debiasing else []
+    options = DEMO_PRESET.model_options(name, debias)
+    if name == "kl":
+        options.update(kl_weight={"*": DEMO_KL_WEIGHT}, whitelist=builtin_whitelist("demo"))
+    return ModelConfig(model=name, dim=dim, debias=debias, options=options,
+                       **{k: v for k, v in DEMO_PRESET.model.items() if k != "dim"})
+
+
+def demo_train_config(epochs: int = DEMO_EPOCHS, seed: int = 0, batch_size: int = DEMO_BATCH_SIZE,
+                      lr: float = DEMO_LR) -> TrainConfig:
+    """The preset's training with the demo's epochs, on the CPU."""
+    return TrainConfig(**{**DEMO_PRESET.train, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                          "device": "cpu"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise KGError(f"Unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}.")
     if args.threads < 1:
         raise KGError(f"--threads must be at least 1 (got {args.threads}).")
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.train_seed,
-                               device="cpu")
+    train_config = demo_train_config(args.epochs, args.train_seed, args.batch_size, args.lr)
     train_config.validate()
     manifest = rebuild(Path(args.out), config, models, train_config, dim=args.dim, threads=args.threads,
                        progress=not args.quiet)
@@ -135,7 +149,8 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
     for name in models:
         with deterministic_torch(threads):
             trained = train_and_save(out / name, demo_model_config(name, dim), train_config, source, graph,
-                                     progress=progress, splits=("test",), overwrite=True)
+                                     progress=progress, splits=("test",), overwrite=True,
+                                     without_sensitive=DEMO_PRESET.without_sensitive)
         model, result, path = trained.model, trained.result, trained.path
         tables, top = write_bias_tables(model, graph, path)
         manifest["trained"].append(name)
@@ -151,15 +166,21 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
 
 
 def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
-    """The figures the demo's pattern is read from: aggregate gender bias (perturbation) and, for the
-    whitelisted professions, the recorded-gender association that attribute embeddings should keep."""
+    """The figures the demo's pattern is read from: aggregate gender bias (perturbation), the debiasing
+    paper's two measures of what is left (difference in scores, classifier accuracy beside the
+    most-frequent rate) and, for the whitelisted professions, the recorded-gender association that attribute
+    vectors should keep."""
     from ..analysis.aggregate import aggregate_bias
     from ..analysis.association import recorded_association
+    from ..analysis.residual import residual_measures
 
     legitimate = tuple(p.label for p in PROFESSION_SKEWS if p.legitimate)
     association = recorded_association(model, graph, "gender", "female", centre_exclude=legitimate)
     others = association[[label for label in association.index if label not in legitimate]]
+    residual = residual_measures(model, graph, "gender")
     return {"gender_bias": aggregate_bias(model, graph, "gender", n_boot=200)["bias"],
+            "gender_score_difference": residual["difference"], "gender_classifier_accuracy": residual["accuracy"],
+            "gender_most_frequent_rate": residual["most_frequent_rate"],
             "female_association_whitelisted": {k: round(float(association[k]), 4) for k in legitimate},
             "female_association_others_mean_abs": float(others.abs().mean())}
 
