@@ -35,6 +35,7 @@ class TrainingJob:
     status: str = "running"  # running, evaluating, done, cancelled, failed
     message: str = ""
     keep_partial: bool = False
+    without_sensitive: bool = False
     started: float = field(default_factory=time.time)
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -54,10 +55,12 @@ class TrainingJob:
 
 
 def start(dataset_key: str, run_name: str, out: Path, model_config: Any, train_config: Any, data: Any,
-          graph: Any) -> TrainingJob:
-    """Start training in a background thread and return the job."""
+          graph: Any, without_sensitive: bool = False) -> TrainingJob:
+    """Start training in a background thread and return the job (``without_sensitive``: evaluate without the
+    sensitive relations' triples)."""
     job = TrainingJob(id=uuid.uuid4().hex[:12], dataset_key=dataset_key, run_name=run_name, out=out,
-                      model_config=model_config, train_config=train_config, data=data, graph=graph)
+                      model_config=model_config, train_config=train_config, data=data, graph=graph,
+                      without_sensitive=without_sensitive)
     job.thread = threading.Thread(target=_work, args=(job,), name=f"kgcore-train-{job.id}", daemon=True)
     with _jobs_lock:
         _jobs[job.id] = job
@@ -84,7 +87,7 @@ def _work(job: TrainingJob) -> None:
     try:
         trained = train_and_save(job.out, job.model_config, job.train_config, job.data, job.graph, progress=False,
                                  on_epoch=on_epoch, on_stage=on_stage, splits=("test",),
-                                 keep_cancelled=lambda: job.keep_partial)
+                                 keep_cancelled=lambda: job.keep_partial, without_sensitive=job.without_sensitive)
         epochs = len(trained.result.history)
         if trained.path is None:
             job.status, job.message = "cancelled", f"Stopped after {epochs} of {job.epochs} epochs; nothing was saved."

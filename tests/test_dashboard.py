@@ -197,9 +197,9 @@ def test_professions_page_on_an_attribute_with_many_values(runs_dir):
     bars = {trace.get("name"): trace for trace in figure["data"]}
     assert {high, "other"} <= set(bars)
     assert set(bars["bias B"]["y"]) == set(most["label"]) | set(least["label"])
-    # The caption says what B measured: the change of a probability (kgcore's default).
-    assert result.use_probability
-    assert any("mean change of the probability the model gives each profession" in c.value for c in at.caption)
+    # The caption says what B measured: the change of the model's raw score (kgcore's default, the paper's).
+    assert not result.use_probability
+    assert any("raw score" in c.value for c in at.caption)
 
 
 # ---------------------------------------------------------------------------------------------- generated KG
@@ -345,22 +345,28 @@ def test_stop_keeps_a_partial_run(runs_dir, toy_world):
 
 
 def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_world):
-    """The Train page's controls come from the model registry: it offers kgcore's own default adversary
-    weight for Bose & Hamilton's model and trains that model with what was chosen, on the chosen score
-    function."""
+    """The Train page's controls come from the model registry and the chosen setting: in the papers' setting
+    it offers the preset's adversary weight and discriminator steps for Bose & Hamilton's model and TransE
+    with dot product, and trains the model with what was chosen; the classic setting offers kgcore's own
+    defaults."""
     from kgcore.models.bose import BoseOptions
-
-    DEFAULTS = {"gamma": BoseOptions().gamma, "d_steps": BoseOptions().d_steps}
+    from kgcore.training.presets import FISHER2020
 
     shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
     at = _goto(at, "train")
-    assert at.select_slider(key="train_bose_gamma").value == DEFAULTS["gamma"]
-    assert at.slider(key="train_bose_d_steps").value == DEFAULTS["d_steps"]
+    assert at.radio(key="train_setting").value == "fisher2020"
+    assert at.select_slider(key="train_bose_gamma_fisher2020").value == FISHER2020.options["bose"]["gamma"]
+    assert at.slider(key="train_bose_d_steps_fisher2020").value == FISHER2020.options["bose"]["d_steps"]
+    assert at.selectbox(key="train_interaction_fisher2020").value == "transe-dot"
+    at.radio(key="train_setting").set_value("classic").run()
+    assert at.select_slider(key="train_bose_gamma_classic").value == BoseOptions().gamma
+    assert at.selectbox(key="train_interaction_classic").value == "transe-l1"
+    at.radio(key="train_setting").set_value("fisher2020").run()
     at.radio(key="train_model").set_value("bose")
-    at.slider(key="train_bose_d_steps").set_value(2)
-    at.selectbox(key="train_interaction").set_value("distmult")
+    at.slider(key="train_bose_d_steps_fisher2020").set_value(2)
+    at.selectbox(key="train_interaction_fisher2020").set_value("distmult")
     at.slider(key="train_epochs").set_value(2)
     at.select_slider(key="train_dim").set_value(16)
     at.slider(key="train_valid").set_value(0)
@@ -374,8 +380,12 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
         time.sleep(0.5)
     model = json.loads((folder / "config.json").read_text())["model"]
     assert model["model"] == "bose" and model["debias"] == ["gender"]
-    assert model["options"]["gamma"] == DEFAULTS["gamma"] and model["options"]["d_steps"] == 2
+    assert model["options"]["gamma"] == FISHER2020.options["bose"]["gamma"] and model["options"]["d_steps"] == 2
     assert model["interaction"] == "distmult"
+    train_settings = json.loads((folder / "config.json").read_text())["train"]
+    assert (train_settings["loss"], train_settings["optimizer"], train_settings["num_negatives"]) == \
+        ("softmax", "adagrad", 1000)
+    assert json.loads((folder / "metrics.json").read_text())["test"]["without_sensitive"]
     history = pd.read_csv(folder / "history.csv")
     assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)
 

@@ -24,6 +24,7 @@ if ctx.dataset.synthetic:
 from kgcore.data.whitelist import resolve_whitelist  # noqa: E402  (after the page header: imports torch)
 from kgcore.models import INTERACTIONS, MODELS  # noqa: E402
 from kgcore.models.interactions import DEFAULT_INTERACTION  # noqa: E402
+from kgcore.training.presets import PRESETS  # noqa: E402
 from model_options import option_controls  # noqa: E402
 
 MAX_EPOCHS = 200
@@ -103,6 +104,13 @@ if graph is not None:
     available = train_choices(MODELS)
     attributes = list(graph.spec.attribute_names)
     busy = job is not None and job.active
+    setting = st.radio("Setting", ["fisher2020", "classic"], horizontal=True, key="train_setting",
+                       format_func={"fisher2020": "The papers' setting (Fisher et al. 2020)",
+                                    "classic": "Classic TransE (L1 distance, margin loss, Adam)"}.get,
+                       help="The papers' setting: TransE with a dot product, each true fact against 1,000 random "
+                            "ones, AdaGrad, and link prediction measured without the sensitive facts. Classic: the "
+                            "setting of the original TransE paper.")
+    preset = PRESETS["fisher2020"] if setting == "fisher2020" else None
     with st.form("train_form"):
         model_name = st.radio("Model", available, format_func=model_label,
                               horizontal=True, key="train_model")
@@ -114,8 +122,9 @@ if graph is not None:
         validate_every = cols[2].slider("Validation MRR every … epochs", 0, 20, 5, key="train_valid",
                                         help="0: never. Measured on up to 2,000 validation triples; the best "
                                              "model is kept.")
-        interaction = st.selectbox("Score function", list(INTERACTIONS), key="train_interaction",
-                                   index=list(INTERACTIONS).index(DEFAULT_INTERACTION),
+        default_interaction = preset.model["interaction"] if preset else DEFAULT_INTERACTION
+        interaction = st.selectbox("Score function", list(INTERACTIONS), key=f"train_interaction_{setting}",
+                                   index=list(INTERACTIONS).index(default_interaction),
                                    format_func=lambda name: INTERACTIONS[name].label,
                                    help="How the model scores a fact from its vectors. TransE translates the head by "
                                         "the relation; DistMult and ComplEx multiply them.")
@@ -127,18 +136,23 @@ if graph is not None:
         for entry in MODELS.values():
             if entry.option_specs():
                 st.markdown(f"*{entry.label} settings*")
-                option_values[entry.name] = option_controls(entry, list(graph.relations), _whitelist_rows(graph))
+                defaults = preset.model_options(entry.name, list(debias)) if preset else {}
+                option_values[entry.name] = option_controls(entry, list(graph.relations), _whitelist_rows(graph),
+                                                            defaults, suffix=setting)
         with st.expander("More settings"):
             cols = st.columns(4)
-            lr = cols[0].number_input("Learning rate", 0.0001, 1.0, 0.01, format="%.4f", key="train_lr")
-            batch = cols[1].select_slider("Batch size", [128, 256, 512, 1024, 2048, 4096], 1024, key="train_batch")
+            lr = cols[0].number_input("Learning rate", 0.0001, 1.0, float(preset.train["lr"]) if preset else 0.01,
+                                      format="%.4f", key=f"train_lr_{setting}")
+            batch = cols[1].select_slider("Batch size", [128, 256, 512, 1000, 1024, 2048, 4096],
+                                          int(preset.train["batch_size"]) if preset else 1024,
+                                          key=f"train_batch_{setting}")
             seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
             withheld = st.multiselect(
                 "Withhold relations", list(graph.relations), default=[], key="train_withhold",
                 help="Train without these relations' facts. Basic TransE with an attribute's relation withheld "
                      "never sees that attribute: its leakage probe (Compare page) shows what the rest of the "
                      "graph gives away, the level a debiased model that keeps the other facts can reach.")
-            default_name = (f"{model_name}-{interaction}-{dim}d-{epochs}ep" if interaction != DEFAULT_INTERACTION
+            default_name = (f"{model_name}-{interaction}-{dim}d-{epochs}ep" if interaction != default_interaction
                             else f"{model_name}-{dim}d-{epochs}ep") + ("-withheld" if withheld else "")
             name = cols[3].text_input("Run name", "", placeholder=default_name, key="train_name")
         submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
@@ -160,10 +174,12 @@ if graph is not None:
                 if spec.widget == "table":
                     options[spec.name] = _whitelist_pairs(options[spec.name], graph)
             model_config = ModelConfig(model=model_name, dim=int(dim), interaction=interaction,
+                                       entity_norm=preset.model.get("entity_norm", True) if preset else True,
                                        debias=list(debias) if entry.debiasing else [], options=options)
-            train_config = TrainConfig(epochs=int(epochs), batch_size=int(batch), lr=float(lr), seed=int(seed),
-                                       eval_every=int(validate_every), patience=10**6, device="cpu",
-                                       withheld_relations=list(withheld))
+            train_config = TrainConfig(**{**(preset.train if preset else {}), "epochs": int(epochs),
+                                          "batch_size": int(batch), "lr": float(lr), "seed": int(seed),
+                                          "eval_every": int(validate_every), "patience": 10**6, "device": "cpu",
+                                          "withheld_relations": list(withheld)})
             train_config.validate()
             run_name = slug(name or default_name)
             folder = runs_root() / slug(ctx.dataset.label) / run_name
@@ -171,7 +187,8 @@ if graph is not None:
                 run_name = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
                 folder = folder.with_name(run_name)
             data = DataSource.from_dict(ctx.dataset.data)
-            started = jobs.start(ctx.dataset.key, run_name, folder, model_config, train_config, data, graph)
+            started = jobs.start(ctx.dataset.key, run_name, folder, model_config, train_config, data, graph,
+                                 without_sensitive=bool(preset and preset.without_sensitive))
             st.session_state["train_job"] = started.id
             st.rerun()
 
