@@ -86,6 +86,13 @@ def test_every_model_on_every_interaction(graph, model_name, interaction):
         one = model.score_triples(test[:, 0], test[:, 1], test[:, 2])
     torch.testing.assert_close(every_tail.gather(1, test[:, 2:3]).squeeze(1), one, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(every_head.gather(1, test[:, 0:1]).squeeze(1), one, rtol=1e-4, atol=1e-4)
+    # ... and the shared-negatives form, one lookup for positives and pool, through every model's hooks.
+    pool = torch.arange(0, graph.num_entities, 7)
+    with torch.no_grad():
+        positives, negatives = model.score_against_pool(test, pool)
+    torch.testing.assert_close(positives, one, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(negatives, torch.cat([every_tail[:, pool], every_head[:, pool]], 1), rtol=1e-4,
+                               atol=1e-4)
     # The bias measure, through the interaction's scores.
     table = graph.attribute_table("gender")
     people = table.person_ids[:6]

@@ -87,29 +87,35 @@ def test_each_loss_trains_transe_to_a_clearly_better_filtered_mrr(toy_graph, tra
 # ---------------------------------------------------------------------------------------------- negatives
 def test_shared_negatives_score_one_pool_per_batch_as_heads_and_tails_and_train(toy_graph):
     """negative_mode="shared": every batch draws one pool of ``num_negatives`` entities and scores it as the
-    tail (score_tails) and the head (score_heads) of every positive; trained that way TransE learns."""
+    tail and the head of every positive (``score_against_pool``, the same scores as ``score_triples``,
+    ``score_tails`` and ``score_heads``); trained that way TransE learns."""
     untrained = evaluate(untrained_model(toy_graph), toy_graph, "test")["mrr"]
     model = untrained_model(toy_graph)
-    calls: list[tuple[str, int, torch.Tensor | None]] = []
-    for name in ("score_tails", "score_heads"):
-        def recording(first, second, candidates=None, _original=getattr(model, name), _name=name):
-            calls.append((_name, first.shape[0], None if candidates is None else candidates.clone()))
-            return _original(first, second, candidates=candidates)
-        setattr(model, name, recording)  # on this instance only
+    calls: list[tuple[int, torch.Tensor]] = []
+    original = model.score_against_pool
+
+    def recording(pos, pool):
+        calls.append((pos.shape[0], pool.clone()))
+        positives, negatives = original(pos, pool)
+        if len(calls) == 1:  # the one-lookup scores equal the separate calls
+            with torch.no_grad():
+                torch.testing.assert_close(positives, model.score_triples(pos[:, 0], pos[:, 1], pos[:, 2]))
+                expected = torch.cat([model.score_tails(pos[:, 0], pos[:, 1], candidates=pool),
+                                      model.score_heads(pos[:, 1], pos[:, 2], candidates=pool)], 1)
+                torch.testing.assert_close(negatives, expected)
+        return positives, negatives
+
+    model.score_against_pool = recording  # on this instance only
     config = train_config(epochs=10, loss="softmax", negative_mode="shared", num_negatives=32)
     result = train(model, toy_graph, config, progress=False)
-    del model.score_tails, model.score_heads
+    del model.score_against_pool
     n_train = toy_graph.splits["train"].shape[0]
     batches = math.ceil(n_train / config.batch_size)
-    tails = [(size, pool) for name, size, pool in calls if name == "score_tails"]
-    heads = [(size, pool) for name, size, pool in calls if name == "score_heads"]
-    assert len(tails) == len(heads) == batches * 10
-    assert sum(size for size, _ in tails[:batches]) == n_train  # every positive, once per epoch
-    for (tail_size, tail_pool), (head_size, head_pool) in zip(tails, heads):
-        assert tail_size == head_size and tail_pool.shape == (32,)
-        assert torch.equal(tail_pool, head_pool)  # one pool for both sides
-        assert int(tail_pool.min()) >= 0 and int(tail_pool.max()) < toy_graph.num_entities
-    assert len({tuple(pool.tolist()) for _, pool in tails}) == len(tails)  # a fresh pool per batch
+    assert len(calls) == batches * 10
+    assert sum(size for size, _ in calls[:batches]) == n_train  # every positive, once per epoch
+    for _, pool in calls:
+        assert pool.shape == (32,) and int(pool.min()) >= 0 and int(pool.max()) < toy_graph.num_entities
+    assert len({tuple(pool.tolist()) for _, pool in calls}) == len(calls)  # a fresh pool per batch
     assert result.history[-1].loss < 0.7 * result.history[0].loss
     mrr = evaluate(model, toy_graph, "test")["mrr"]
     assert mrr > 5 * untrained, (mrr, untrained)

@@ -159,6 +159,22 @@ class KGEModel(nn.Module):
         scores = self.interaction.score_heads(relation, tail, self._candidates(candidates))
         return self.adjust_head_scores(scores, r, t, candidates, tail, relation)
 
+    def score_against_pool(self, pos: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of the positives [B] and of every pool entity as each positive's tail and as its head
+        ([B, 2K]: tails first): ``score_triples``, ``score_tails`` and ``score_heads`` with one lookup of
+        the heads, tails and pool (shared negatives, the papers' training)."""
+        h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
+        batch = pos.shape[0]
+        head, tail, pool_vectors = self.entity_vectors(torch.cat([h, t, pool])).split([batch, batch, pool.numel()])
+        relation = self.relation(r)
+        adjust = self.head_adjustment(h, r, t)
+        positives = self.interaction.score(head if adjust is None else head + adjust, relation, tail)
+        as_tails = self.adjust_tail_scores(self.interaction.score_tails(head, relation, pool_vectors),
+                                           h, r, pool, head, relation)
+        as_heads = self.adjust_head_scores(self.interaction.score_heads(relation, tail, pool_vectors),
+                                           r, t, pool, tail, relation)
+        return positives, torch.cat([as_tails, as_heads], dim=1)
+
     def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
                               heads: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (head_emb, r, t) for each row of ``head_emb`` [B, D] and each tail in ``tails`` [T].

@@ -215,9 +215,7 @@ def train(
             if config.negative_mode == "shared":
                 pool = torch.randint(graph.num_entities, (config.num_negatives,), generator=generator).to(device)
                 pos = pos.to(device)
-                pos_scores = model.score_triples(pos[:, 0], pos[:, 1], pos[:, 2])
-                neg_scores = torch.cat([model.score_tails(pos[:, 0], pos[:, 1], candidates=pool),
-                                        model.score_heads(pos[:, 1], pos[:, 2], candidates=pool)], dim=1)
+                pos_scores, neg_scores = model.score_against_pool(pos, pool)
                 mask = None
             else:
                 neg, mask = sampler.sample(pos, generator)
