@@ -95,13 +95,16 @@ def _norm_forward(norm: nn.BatchNorm1d, x: torch.Tensor,
     rows = x.shape[0]
     batch = uses_batch_statistics(norm, rows)
     if batch:
-        var, mean = torch.var_mean(x, 0, unbiased=False)
+        # Column sums rather than ``torch.var_mean(x, 0)``, which is ten times slower on a CPU here.
+        mean = x.sum(0).div_(rows)
+        x_hat = x - mean
+        var = (x_hat * x_hat).sum(0).div_(rows)
         if norm.training and norm.running_mean is not None:
             _update_running(norm, mean, var, rows)
     else:
-        var, mean = norm.running_var, norm.running_mean
+        var, x_hat = norm.running_var, x - norm.running_mean
     inv_std = torch.rsqrt(var + norm.eps)
-    x_hat = (x - mean).mul_(inv_std)
+    x_hat.mul_(inv_std)
     saved[index] = (x_hat, inv_std, batch)
     if norm.weight is None:
         return x_hat.clone()
@@ -133,10 +136,8 @@ def _norm_backward(norm: nn.BatchNorm1d, grad: torch.Tensor, saved: tuple[torch.
     scale = inv_std if norm.weight is None else inv_std * norm.weight.detach()
     if batch:
         rows = grad.shape[0]
-        grad = grad - bias_grad / rows
-        grad.addcmul_(x_hat, weight_grad / rows, value=-1.0)
-        return grad.mul_(scale)
-    return grad * scale
+        grad.sub_(bias_grad / rows).addcmul_(x_hat, weight_grad / rows, value=-1.0)
+    return grad.mul_(scale)
 
 
 def _add_grad(param: nn.Parameter, grad: torch.Tensor) -> None:
