@@ -139,8 +139,8 @@ def test_training_with_and_without_the_fused_step_keeps_batch_norm_alike(toy_gra
     steps = 2 * -(-toy_graph.splits["train"].shape[0] // 64)
     fast_state, slow_state = fast.model.state_dict(), slow.model.state_dict()
     assert fast_state.keys() == slow_state.keys()
-    assert int(fast_state["filters.0.norm.num_batches_tracked"]) == int(slow_state["filters.0.norm.num_batches_tracked"]) \
-        == steps
+    tracked = "filters.0.norm.num_batches_tracked"
+    assert int(fast_state[tracked]) == int(slow_state[tracked]) == steps
     assert fast.result.history[0].loss == pytest.approx(slow.result.history[0].loss, rel=0.02)
     assert fast.result.history[0].extras == pytest.approx(slow.result.history[0].extras, rel=0.02, abs=1e-3)
 

@@ -95,7 +95,7 @@ def _norm_forward(norm: nn.BatchNorm1d, x: torch.Tensor,
     rows = x.shape[0]
     batch = uses_batch_statistics(norm, rows)
     if batch:
-        # Column sums rather than ``torch.var_mean(x, 0)``, which is ten times slower on a CPU here.
+        # Column sums rather than ``torch.var_mean(x, 0)``, whose reduction across rows is much slower on a CPU.
         mean = x.sum(0).div_(rows)
         x_hat = x - mean
         var = (x_hat * x_hat).sum(0).div_(rows)
