@@ -33,9 +33,11 @@ Embeddings", ICML 2019; code: github.com/joeybose/Flexible-Fairness-Constraints)
   the detached filtered embeddings of the same batch. At evaluation S is every debiased attribute.
 
 Defaults: ``gamma`` 1 (their ``main_movielens.py``; both terms are batch means, so 1 weighs the ranking
-loss and the discriminators' loss alike), ``d_steps`` 1 (their TransE/TransD loop), ``d_lr`` 1e-3. With a
-large gamma the encoder can learn to make the current discriminator confidently wrong, which keeps the
-attribute readable; the benchmarks in ``bench/`` compare settings.
+loss and the discriminators' loss alike), ``d_steps`` 5 (``--D_steps`` of their FB15k-237 scripts,
+``paper_trans_e.py`` and ``transD_FB.py``), ``d_lr`` 1e-3, ``filters`` "a", ``compose`` "mean" (the
+paper's text), ``filter_norm`` "batch". With a large gamma the encoder can learn to make the current
+discriminator confidently wrong, which keeps the attribute readable; the benchmarks in ``bench/`` compare
+settings.
 
 Runs saved before the filters had batch norm load without it (``load_extra_state``).
 
@@ -81,7 +83,7 @@ class BoseOptions:
                           values=(0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0))
     adversary_loss: str = option("ce", "the discriminators' loss: cross-entropy, or their L1 form 1 - p(true value)",
                                  label="Adversary loss", choices=ADVERSARY_LOSSES)
-    d_steps: int = option(1, "discriminator steps per training batch", label="Discriminator steps",
+    d_steps: int = option(5, "discriminator steps per training batch", label="Discriminator steps",
                           widget="slider", low=1, high=10, step=1)
     d_lr: float = option(1e-3, "the discriminators' learning rate (Adam, AMSGrad)", label="Discriminator learning rate")
     sample_mask: str = option("auto", "sample the set of filtered attributes per batch (auto: with two or more)",
