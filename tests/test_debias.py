@@ -416,7 +416,7 @@ def test_hand_written_passes_equal_autograd(monkeypatch, kernel):
         torch.testing.assert_close(outputs[-1], expected.detach())
         torch.testing.assert_close(x_grad, free.grad, rtol=1e-5, atol=1e-6)
         for mine, before, p in zip(ours, earlier, network.parameters(), strict=True):
-            torch.testing.assert_close(mine, before + p.grad, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(mine, before + p.grad, rtol=1e-5, atol=1e-5)
         for p in network.parameters():
             p.grad = None
         assert mlp.backward(network.stack(), x, outputs, upstream.clone(), input_grad=False) is None
@@ -443,11 +443,13 @@ def test_adversary_loss_and_its_gradient(kind):
 
 
 @pytest.mark.parametrize("mask", [[0, 1], [1]])
-@pytest.mark.parametrize("adversary", ["ce", "l1"])
-def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
-    """``fused_step`` (ranking gradient from the kernel on the filtered vectors, autograd only through the
-    filters) gives the general path's loss, adversarial term, entity, relation and filter gradients and the
-    same discriminator step, for two attributes (one stored value -> person), S of one or both."""
+@pytest.mark.parametrize("adversary, compose, filter_norm", [("ce", "mean", "batch"), ("l1", "mean", "batch"),
+                                                             ("ce", "sum", "batch"), ("ce", "mean", "none")])
+def test_bose_fused_step_equals_the_autograd_step(mask, adversary, compose, filter_norm):
+    """``fused_step`` (ranking gradient from the kernel on the filtered vectors, filters and discriminators
+    by hand) gives the general path's loss, adversarial term, entity, relation and filter gradients (batch
+    norm's included), running statistics and the same discriminator step, for two attributes (one stored
+    value -> person), S of one or both, filters averaged or summed."""
     import copy
 
     from kgcore import kernels
@@ -458,7 +460,12 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
         pytest.skip("numba not installed")
     graph = two_attribute_graph(120)
     fused_model = untrained_model(graph, "bose", 12, interaction="transe-l1", debias=["gender", "group"],
-                                  options={"adversary_loss": adversary, "gamma": 2.0})
+                                  options={"adversary_loss": adversary, "gamma": 2.0, "compose": compose,
+                                           "filter_norm": filter_norm})
+    with torch.no_grad():  # batch norm's weights away from 1 and 0, so that every term of its passes counts
+        for f in fused_model.filters:
+            if f.norm is not None:
+                f.norm.weight.uniform_(0.5, 1.5), f.norm.bias.normal_()
     reference_model = copy.deepcopy(fused_model)
     batch = graph.splits["train"][:300]
     neg, _ = NegativeSampler(graph.num_entities, 2).sample(batch, torch.Generator().manual_seed(1))
@@ -480,18 +487,25 @@ def test_bose_fused_step_equals_the_autograd_step(mask, adversary):
                             for t in (model.entity, model.relation))
         results.append((value, {k: float(v.detach()) for k, v in extra.items()}, entity, relation,
                         [p.grad.clone() for p in model.filters.parameters() if p.grad is not None],
-                        [p.detach().clone() for p in model.discriminators.parameters()]))
-    (value, extra, entity, relation, filter_grads, discs), reference = results[0], results[1]
+                        [p.detach().clone() for p in model.discriminators.parameters()],
+                        [b.clone() for b in model.filters.buffers()]))
+    (value, extra, entity, relation, filter_grads, discs, stats), reference = results[0], results[1]
     assert value == pytest.approx(reference[0], rel=1e-5)
     assert set(extra) == set(reference[1]) == {"adversary"}
     assert extra["adversary"] == pytest.approx(reference[1]["adversary"], rel=1e-5)
-    assert float(entity.abs().sum()) > 0 and len(filter_grads) == 4 * len(mask)
+    assert float(entity.abs().sum()) > 0 and len(filter_grads) == (6 if filter_norm == "batch" else 4) * len(mask)
     torch.testing.assert_close(entity, reference[2], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(relation, reference[3], rtol=1e-4, atol=1e-6)
     for ours, theirs in zip(filter_grads, reference[4], strict=True):
-        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+        # Batch norm leaves the bias before it only the leaky ReLU's negative side: a gradient that is
+        # mostly cancellation, compared to the tensor's scale.
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6 + 1e-4 * float(theirs.abs().max()))
     for ours, theirs in zip(discs, reference[5], strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(stats, reference[6], strict=True):  # the filters of S updated theirs, once
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert [int(f.norm.num_batches_tracked) for f in fused_model.filters if f.norm is not None] == \
+        ([int(k in mask) for k in range(2)] if filter_norm == "batch" else [])
 
 
 # ---------------------------------------------------------------------------------------------- runs, CLI

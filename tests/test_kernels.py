@@ -147,12 +147,18 @@ def test_fused_transe_margin_step_gives_autograds_loss_and_gradients(num_negativ
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 @pytest.mark.parametrize("model_options", [{"model": "transe"}, {"model": "kl", "debias": ["gender"]},
-                                           {"model": "bose", "debias": ["gender"]},
+                                           {"model": "bose", "debias": ["gender"], "options": {"filter_norm": "none"}},
                                            {"model": "bose", "debias": ["gender"],
-                                            "options": {"adversary_loss": "l1", "d_steps": 2}}])
+                                            "options": {"adversary_loss": "l1", "d_steps": 2, "filter_norm": "none"}}])
 def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch, model_options):
     """TransE, the KL model (its KL term in the same kernel, see ``KLDebiased.fused_step``) and Bose &
-    Hamilton's filters (``BoseHamilton.fused_step``: every weight, filters and discriminators too)."""
+    Hamilton's filters (``BoseHamilton.fused_step``: every weight, filters and discriminators too).
+
+    Bose's filters run here without their batch norm: with it, two correct computations of the same
+    training part within a few steps (the bias before the norm has a gradient that is zero but for
+    rounding wherever the leaky ReLU is linear over the batch, and Adam turns that rounding into full
+    steps), so the norm is compared step by step in ``tests/test_debias.py`` and over whole epochs, as far
+    as it can be, in ``tests/test_bose.py``."""
     from kgcore.training import fused
     from kgcore.training.evaluate import evaluate
     from kgcore.training.loop import TrainConfig

@@ -2,7 +2,16 @@
 and ``FBDemParDisc``): a filter per sensitive attribute from the embedding space to itself, a
 discriminator per attribute from a (filtered) embedding to logits over the attribute's values, and the
 discriminators' loss with its gradient in closed form. Both networks also run through
-``kgcore.models.mlp``, whose hand-written passes the fused training step uses."""
+``kgcore.models.mlp``, whose hand-written passes the fused training step uses.
+
+Shapes as their code builds them (d the embedding dimension, V the attribute's number of values):
+
+- filter: Linear(d, 2d), LeakyReLU, Linear(2d, d), LeakyReLU, BatchNorm1d(d) (the last optional, for
+  runs saved before it existed);
+- discriminator: Linear(d, 2d), LeakyReLU, Linear(2d, d), LeakyReLU, Linear(d, d/2), LeakyReLU,
+  Linear(d/2, V), trained with the cross-entropy (their binary attributes use one sigmoid output; a softmax
+  over V values is the same classifier for V = 2 and also covers attributes with more values).
+"""
 from __future__ import annotations
 
 import torch
@@ -13,19 +22,32 @@ from . import mlp
 
 
 class AttributeFilter(nn.Module):
-    """f_k: a two-layer MLP from the embedding space to itself."""
+    """f_k: a two-layer leaky-ReLU MLP from the embedding space to itself, ending in BatchNorm1d (``norm``).
 
-    def __init__(self, dim: int) -> None:
+    While training, the batch norm normalises over the people filtered together (batch statistics) and
+    updates its running statistics; at evaluation it uses the running statistics, so a person's filtered
+    vector does not depend on who else is filtered. A single person filtered while training also uses the
+    running statistics (torch's module refuses a batch of one); ``kgcore.models.mlp`` follows the same rule."""
+
+    def __init__(self, dim: int, norm: bool = True) -> None:
         super().__init__()
         self.w1 = nn.Linear(dim, 2 * dim)
         self.w2 = nn.Linear(2 * dim, dim)
+        self.norm = nn.BatchNorm1d(dim) if norm else None
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.w2(F.leaky_relu(self.w1(emb))))
+        out = F.leaky_relu(self.w2(F.leaky_relu(self.w1(emb))))
+        norm = self.norm
+        if norm is None:
+            return out
+        if self.training and out.shape[0] < 2:  # one person: the running statistics, as said above
+            return F.batch_norm(out, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
+                                norm.eps)
+        return norm(out)
 
     def stack(self) -> list[mlp.Layer]:
         """The layers as ``kgcore.models.mlp`` runs them (the same function as ``forward``)."""
-        return [(self.w1, True), (self.w2, True)]
+        return [(self.w1, True), (self.w2, True)] + ([(self.norm, False)] if self.norm is not None else [])
 
 
 class AttributeDiscriminator(nn.Module):

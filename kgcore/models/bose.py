@@ -2,16 +2,24 @@
 Embeddings", ICML 2019; code: github.com/joeybose/Flexible-Fairness-Constraints) on any interaction.
 
 - **Filters** f_k: R^d -> R^d, one per sensitive attribute k, and **discriminators** D_k: R^d -> values of
-  attribute k (``kgcore.models.adversaries``), applied to the filtered embeddings of the people among each
-  positive batch's heads and tails.
+  attribute k (``kgcore.models.adversaries``, shaped as in their code), applied to the filtered embeddings
+  of the people among each positive batch's heads and tails. A filter ends in BatchNorm1d as theirs does
+  (``filter_norm="batch"``): while training it normalises over the people filtered together, a step's
+  distinct people (each call of a filter is one batch), and at evaluation it uses the running statistics.
 - **Compositional encoder**: for a set S of attributes to be invariant to,
 
-      C(u, S) = (1 / |S|) * sum_{k in S} f_k(ENC(u))                                   (paper, Sec. 3)
+      C(u, S) = (1 / |S|) * sum_{k in S} f_k(ENC(u))     (paper, Sec. 3; ``compose="mean"``)
+      C(u, S) = sum_{k in S} f_k(ENC(u))                 (their code's ``apply_filters``; ``compose="sum"``)
 
   applied to the nodes that carry the sensitive attributes, the people of the graph (as their MovieLens
   code filters users and not movies); every other entity keeps its embedding. With S empty the plain
   embedding is used. ``represent`` returns C(u, S), so link prediction, the probes and the bias measure all
   see the filtered vectors.
+- **Variants** as [D] (Fisher et al., EMNLP 2020) reports them: ``filters="a"`` ([a], all filters) gives
+  every debiased attribute a filter, S sampled per batch while training and every attribute at
+  evaluation; ``filters="s"`` ([s], one filter) reads [D]'s "only the relevant filter" as a model trained
+  with the filter of the one attribute it is measured on, so it takes exactly one debiased attribute (one
+  run per attribute) and S is always that attribute. With one debiased attribute both train the same model.
 - **Min-max objective**: encoder and filters minimise
 
       L_edge - gamma * sum_{k in S} L_{D_k}(D_k(C(u, S)), a_k(u))
@@ -25,15 +33,20 @@ Embeddings", ICML 2019; code: github.com/joeybose/Flexible-Fairness-Constraints)
   the detached filtered embeddings of the same batch. At evaluation S is every debiased attribute.
 
 Defaults: ``gamma`` 1 (their ``main_movielens.py``; both terms are batch means, so 1 weighs the ranking
-loss and the discriminators' loss alike), ``d_steps`` 1 (their TransE/TransD loop), ``d_lr`` 1e-3. With a
-large gamma the encoder can learn to make the current discriminator confidently wrong, which keeps the
-attribute readable; the benchmarks in ``bench/`` compare settings.
+loss and the discriminators' loss alike), ``d_steps`` 5 (``--D_steps`` of their FB15k-237 scripts,
+``paper_trans_e.py`` and ``transD_FB.py``), ``d_lr`` 1e-3, ``filters`` "a", ``compose`` "mean" (the
+paper's text), ``filter_norm`` "batch". With a large gamma the encoder can learn to make the current
+discriminator confidently wrong, which keeps the attribute readable; the benchmarks in ``bench/`` compare
+settings.
+
+Runs saved before the filters had batch norm load without it (``load_extra_state``).
 
 Cost: filters run once per distinct person of a step; one forward and backward pass through the
 discriminators, written out by hand (``kgcore.models.mlp``), gives both the encoder's gradient and the
 discriminators' step (``_adversarial_gradient``); all discriminators step under one optimizer
 (``DenseAdam``). With TransE L1 and the margin loss on a CPU the whole step is ``fused_step``: the ranking
-loss and its gradient come from the fused kernel run on the batch's filtered vectors, with no autograd.
+loss and its gradient come from the fused kernel run on the batch's filtered vectors, and the filters
+(batch norm included) run forward and backward by hand, with no autograd.
 """
 from __future__ import annotations
 
@@ -58,6 +71,9 @@ if TYPE_CHECKING:
 
 ADVERSARY_LOSSES = ("ce", "l1")
 SAMPLE_MASKS = ("auto", "on", "off")
+COMPOSITIONS = ("mean", "sum")
+FILTER_SETS = ("a", "s")
+FILTER_NORMS = ("batch", "none")
 
 
 @dataclass
@@ -67,18 +83,31 @@ class BoseOptions:
                           values=(0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0))
     adversary_loss: str = option("ce", "the discriminators' loss: cross-entropy, or their L1 form 1 - p(true value)",
                                  label="Adversary loss", choices=ADVERSARY_LOSSES)
-    d_steps: int = option(1, "discriminator steps per training batch", label="Discriminator steps",
+    d_steps: int = option(5, "discriminator steps per training batch", label="Discriminator steps",
                           widget="slider", low=1, high=10, step=1)
     d_lr: float = option(1e-3, "the discriminators' learning rate (Adam, AMSGrad)", label="Discriminator learning rate")
     sample_mask: str = option("auto", "sample the set of filtered attributes per batch (auto: with two or more)",
                               label="Sample attribute sets", choices=SAMPLE_MASKS)
+    filters: str = option("a", "[a]: every debiased attribute's filter, composed; [s]: the one debiased attribute's "
+                          "filter alone (one --debias attribute per run)", label="Filters ([a] all, [s] single)",
+                          choices=FILTER_SETS)
+    compose: str = option("mean", "how C(u, S) combines the filters in S: their mean (the paper's text) or their sum "
+                          "(the authors' code)", label="Filter composition", choices=COMPOSITIONS)
+    filter_norm: str = option("batch", "end each filter with BatchNorm1d as the authors' code does (batch statistics "
+                              "while training, running ones at evaluation), or not", label="Filter normalisation",
+                              choices=FILTER_NORMS)
 
     def __post_init__(self) -> None:
         check_choice("adversary_loss", self.adversary_loss, ADVERSARY_LOSSES)
         check_choice("sample_mask", self.sample_mask, SAMPLE_MASKS)
+        check_choice("filters", self.filters, FILTER_SETS)
+        check_choice("compose", self.compose, COMPOSITIONS)
+        check_choice("filter_norm", self.filter_norm, FILTER_NORMS)
         if not self.gamma >= 0 or self.d_steps < 1 or not self.d_lr > 0:
             raise SpecError(f"bose needs gamma >= 0, d_steps >= 1 and d_lr > 0 (got {self.gamma}, {self.d_steps}, "
                             f"{self.d_lr}).")
+        if self.filters == "s" and self.sample_mask == "on":
+            raise SpecError("bose with filters 's' always applies its one filter; sample_mask 'on' needs filters 'a'.")
 
 
 class BoseHamilton(KGEModel):
@@ -94,9 +123,15 @@ class BoseHamilton(KGEModel):
         self.loss_kind = options.adversary_loss
         self.d_steps = int(options.d_steps)
         self.d_lr = float(options.d_lr)
+        if options.filters == "s" and len(config.debias) != 1:
+            raise SpecError(f"bose with filters 's' trains the filter of the one attribute it is measured on; debias "
+                            f"a single attribute per run (got {', '.join(config.debias) or 'none'}), or use "
+                            "filters 'a' to compose the filters of several.")
         self.sample_mask = len(config.debias) > 1 if options.sample_mask == "auto" else options.sample_mask == "on"
+        self.composition = options.compose
+        self.filter_norm = options.filter_norm
         self.attributes: list[DebiasedAttribute] = [describe(t) for t in tables]
-        self.filters = nn.ModuleList([AttributeFilter(config.dim) for _ in self.attributes])
+        self.filters = self._make_filters(config.dim, options.filter_norm == "batch")
         self.discriminators = nn.ModuleList([AttributeDiscriminator(config.dim, a.num_values)
                                              for a in self.attributes])
         for k, table in enumerate(tables):
@@ -118,11 +153,11 @@ class BoseHamilton(KGEModel):
         return list(range(len(self.attributes)))
 
     def compose(self, emb: torch.Tensor, active: list[int]) -> torch.Tensor:
-        """C(u, S) = mean of f_k(emb) over k in S."""
+        """C(u, S): the mean (``compose="mean"``) or sum (``"sum"``) of f_k(emb) over k in S."""
         total = self.filters[active[0]](emb)
         for k in active[1:]:
             total = total + self.filters[k](emb)
-        return total / len(active)
+        return total / len(active) if self.composition == "mean" and len(active) > 1 else total
 
     def represent(self, emb: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
         """C(u, S) for people, the plain embedding for every other entity.
@@ -318,7 +353,9 @@ class BoseHamilton(KGEModel):
         if people_rows.numel():
             people = vectors.index_select(0, people_rows)
             traces = [mlp.forward(self.filters[k].stack(), people) for k in active]
-            filtered = traces[0][-1] if len(traces) == 1 else sum(t[-1] for t in traces) / len(traces)
+            filtered = traces[0][-1] if len(traces) == 1 else sum(t[-1] for t in traces)
+            if len(traces) > 1 and self.composition == "mean":
+                filtered = filtered / len(traces)
             vectors.index_copy_(0, people_rows, filtered)
         local = inverse.view(-1, 2)
         local_pos = torch.stack([local[:batch, 0], pos[:, 1], local[:batch, 1]], 1)
@@ -349,7 +386,7 @@ class BoseHamilton(KGEModel):
                           active: list[int]) -> torch.Tensor:
         """Back-propagate ``grad`` (d loss / d C(people, S); overwritten) through the filters of S run by
         ``mlp.forward`` (``traces``): the filters' gradients go to their ``.grad``, the people's is returned."""
-        if len(active) > 1:
+        if len(active) > 1 and self.composition == "mean":
             grad = grad / len(active)
         total = None
         for i, (k, outputs) in enumerate(zip(active, traces)):
@@ -389,7 +426,18 @@ class BoseHamilton(KGEModel):
     def extra_state(self) -> dict[str, Any]:
         return {"attributes": [a.to_dict() for a in self.attributes], "gamma": self.gamma,
                 "adversary_loss": self.loss_kind, "d_steps": self.d_steps, "d_lr": self.d_lr,
-                "sample_mask": self.sample_mask}
+                "sample_mask": self.sample_mask, "filters": self.options.filters, "compose": self.composition,
+                "filter_norm": self.filter_norm}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """A run saved before filters ended in batch norm (its state names no ``filter_norm``) gets filters
+        without it, so its weights load and score as they did; every later run records its setting."""
+        if "filter_norm" not in state and self.filter_norm != "none":
+            self.filter_norm = "none"
+            self.filters = self._make_filters(self.dim, norm=False).to(self.entity.weight.device)
+
+    def _make_filters(self, dim: int, norm: bool) -> nn.ModuleList:
+        return nn.ModuleList([AttributeFilter(dim, norm=norm) for _ in self.attributes])
 
 
 ENTRY = ModelEntry(
