@@ -173,10 +173,12 @@ class AttributeVectors:
         people = cand_ids[cols]
         parts, base = self.attribute_parts(people), self.entity_vectors(people)  # [C, A, D], [C, D]
         relation = relation.expand(tail.shape[0], -1)
-        for row in rows.tolist():
-            heads = base + (parts * applies[row].to(parts.dtype)[None, :, None]).sum(1)
-            fresh = self.interaction.score_heads(relation[row:row + 1], tail[row:row + 1], heads)[0]
-            scores = scores.index_put((torch.full_like(cols, row), cols), fresh.to(scores.dtype))
+        masks, group = torch.unique(applies[rows], dim=0, return_inverse=True)  # rows sharing their attributes
+        for g, mask in enumerate(masks):
+            chosen = rows[group == g]
+            heads = base + (parts * mask.to(parts.dtype)[None, :, None]).sum(1)
+            fresh = self.interaction.score_heads(relation[chosen], tail[chosen], heads)  # [rows, C]
+            scores = scores.index_put((chosen.unsqueeze(1), cols.unsqueeze(0)), fresh.to(scores.dtype))
         return scores
 
     # ------------------------------------------------------------------ the twins
