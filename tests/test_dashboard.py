@@ -84,6 +84,7 @@ def toy_world(tmp_path_factory) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- built-in default
+@pytest.mark.slow
 def test_every_page_on_the_builtin_default(runs_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     _clean(at)
@@ -203,6 +204,7 @@ def test_professions_page_on_an_attribute_with_many_values(runs_dir):
 
 
 # ---------------------------------------------------------------------------------------------- generated KG
+@pytest.mark.slow
 def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     monkeypatch.setenv("KGCORE_RUNS", str(toy_world["runs"]))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

@@ -251,6 +251,7 @@ def test_transe_learns_the_skews_of_the_table():
 
 
 
+@pytest.mark.slow
 def test_the_three_demo_models_show_the_papers_pattern_on_a_fresh_world():
     """A world the shipped assets were not trained on (seed 1), the three demo models in the papers' preset:
     Basic clearly biased towards the table's skews; KL + attribute vectors with the gender difference in scores

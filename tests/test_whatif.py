@@ -45,6 +45,7 @@ def test_flip_replaces_the_attribute_fact_only(toy_model):
         flip_attribute(graph, facts, "religion", "x")
 
 
+@pytest.mark.slow
 def test_fitted_people_get_their_own_profession_back(toy_model):
     model, graph = toy_model
     hits = tried = 0
