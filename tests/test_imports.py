@@ -1,0 +1,31 @@
+"""Every kgcore module imports on its own in a fresh interpreter (an import cycle shows up only when a module
+is the first one imported), and the places the dashboard's sidebar reads stay free of torch."""
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import kgcore
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(kgcore.__path__, "kgcore.") if not m.name.endswith("__main__"))
+
+
+@pytest.mark.slow
+def test_every_module_imports_first():
+    script = ("import importlib, subprocess, sys\n"
+              "bad = []\n"
+              "for name in sys.argv[1:]:\n"
+              "    r = subprocess.run([sys.executable, '-c', f'import {name}'], capture_output=True, text=True)\n"
+              "    if r.returncode: bad.append((name, r.stderr.strip().splitlines()[-1]))\n"
+              "print(bad)\n")
+    result = subprocess.run([sys.executable, "-c", script, *MODULES], capture_output=True, text=True, timeout=600)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    assert len(MODULES) > 40
+
+
+def test_sidebar_places_import_without_torch():
+    code = "import sys, kgcore.data.locations, kgcore.errors; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
