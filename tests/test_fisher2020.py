@@ -24,6 +24,9 @@ def test_bp_for_dot_product_transe_is_the_same_step_for_every_person(toy_graph):
     """For g(h, r, t) = <h + r, t> the gradient of S(j, gender, a) - S(j, gender, b) is e_a - e_b whoever j is,
     so B_p = alpha * <e_a - e_b, e_p> exactly, and it scales with alpha."""
     model = untrained_model(toy_graph, interaction="transe-dot", entity_norm=False)
+    with torch.no_grad():  # vectors of the size a trained model has (the preset starts them near zero)
+        model.entity.weight.normal_()
+        model.relation.weight.normal_()
     table, target = toy_graph.attribute_table("gender"), toy_graph.target_table
     result = measure_bias(model, toy_graph, "gender")
     assert result.step_size == 0.01 and not result.use_probability

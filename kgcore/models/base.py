@@ -16,7 +16,6 @@ score itself is always the interaction's, so one evaluation and one bias measure
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -92,12 +91,9 @@ class KGEModel(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Bordes et al. (2013): uniform in +-6/sqrt(d), relations normalised once, entities every step."""
-        bound = 6.0 / math.sqrt(self.dim)
-        nn.init.uniform_(self.entity.weight, -bound, bound)
-        nn.init.uniform_(self.relation.weight, -bound, bound)
+        """The interaction's initialisation (``Interaction.initialise``), then the entities' constraint."""
         with torch.no_grad():
-            self.relation.weight.copy_(unit_norm(self.relation.weight))
+            self.interaction.initialise(self.entity.weight, self.relation.weight)
             if self.entity.constraint is not None:
                 self.entity.weight.copy_(self.entity.constraint(self.entity.weight))
 

@@ -26,6 +26,12 @@ class Interaction:
     #: A fused CPU margin-ranking step exists for this score (``kgcore.training.fused``).
     fused_margin_step: ClassVar[bool] = False
 
+    def initialise(self, entity: torch.Tensor, relation: torch.Tensor) -> None:
+        """Fill freshly made entity and relation tables ([N, D], [R, D]) in place: products of three small
+        vectors by default (normal, standard deviation 0.1), so early scores are not saturated."""
+        torch.nn.init.normal_(entity, std=0.1)
+        torch.nn.init.normal_(relation, std=0.1)
+
     def check_dim(self, dim: int) -> None:
         """Refuse dimensions the score cannot use (complex vectors need an even number of reals)."""
 

@@ -53,6 +53,13 @@ class TransE(Interaction):
     def __init__(self, p_norm: int) -> None:
         self.p_norm = p_norm
 
+    def initialise(self, entity: torch.Tensor, relation: torch.Tensor) -> None:
+        """Bordes et al. (2013): uniform in +-6/sqrt(d), relations normalised once."""
+        bound = 6.0 / entity.shape[1] ** 0.5
+        torch.nn.init.uniform_(entity, -bound, bound)
+        torch.nn.init.uniform_(relation, -bound, bound)
+        relation.div_(relation.norm(dim=1, keepdim=True).clamp_min(1e-12))
+
     def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         # L1 as abs().sum(): the same values and (sub)gradient as vector_norm(ord=1), and faster on a CPU.
         if self.p_norm == 1:
@@ -98,6 +105,12 @@ class TransEDot(Interaction):
     name = "transe-dot"
     label = "TransE, dot product"
     translational = True
+
+    def initialise(self, entity: torch.Tensor, relation: torch.Tensor) -> None:
+        """As PyTorch-BigGraph, the papers' engine: entities normal with standard deviation 0.001, translations
+        zero, so every score starts near zero (a wide start saturates the softmax over 1000 negatives)."""
+        torch.nn.init.normal_(entity, std=1e-3)
+        torch.nn.init.zeros_(relation)
 
     def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return ((h + r) * t).sum(-1)
