@@ -20,7 +20,9 @@ The MRR compared is the preset's: test triples of the sensitive relations (gende
 nationality) left out (``--without-sensitive``, the papers' "(filtered)" datasets; 19,158 of 20,466 test
 triples); the full test set's MRR is printed too, for both engines, by the same evaluation. Rounds
 alternate the order of the two engines (PBG first in odd rounds), since the machine is shared; the
-summary is the median over all timed epochs of all rounds.
+summary gives the median over all timed epochs of all rounds and the median of the per-round ratios
+(each a back-to-back pair), and every engine run's load average is printed beside it: on 2 shared cores
+the ratio depends on the load more than on anything else (bench/results/pbg_compare*.txt).
 
 What cannot be matched (PBG 1.0.0 has no option for it), printed with the results:
 
@@ -56,6 +58,7 @@ Usage (kgcore's venv; ``--pbg-python`` or $PBG_PYTHON points at the PBG venv's p
     python bench/pbg_compare.py --epochs 3 --rounds 2 | tee bench/results/pbg_compare.txt
     python bench/pbg_compare.py --epochs 50 --rounds 1 --json bench/results/pbg_compare_50.json
     python bench/pbg_compare.py --epochs 1 --pbg-own-eval   # also PBG's own filtered eval, full test
+    python bench/pbg_compare.py --report bench/results/pbg_compare.json   # re-print a saved run
 
 ``--pbg-own-eval`` runs PBG's ``FilteredRankingEvaluator`` on the full test set as a check of the
 exported scoring (PBG counts ties against the positive; kgcore counts half of them).
@@ -342,9 +345,13 @@ def report(args, rounds: list[dict], meta: dict) -> str:
         for engine in r["order"]:
             e = r[engine]
             secs = ", ".join(f"{x['seconds']:.1f}" for x in e["epochs"])
+            load = f"; load {e['load_before']}" if e.get("load_before") else ""
             add(f"  round {r['round']} {engine:6s}: epochs [{secs}] s, median {median([x['seconds'] for x in e['epochs']]):.1f}"
                 f" s; MRR {e['eval']['without_sensitive']['mrr']:.4f} (all test {e['eval']['full']['mrr']:.4f});"
-                f" last-epoch loss {e['epochs'][-1]['loss']:.4g}; wall {e['wall_seconds']:.0f} s")
+                f" last-epoch loss {e['epochs'][-1]['loss']:.4g}; wall {e['wall_seconds']:.0f} s{load}")
+        pbg_med = median([x["seconds"] for x in r["pbg"]["epochs"]])
+        kg_med = median([x["seconds"] for x in r["kgcore"]["epochs"]])
+        add(f"  round {r['round']} PBG/kgcore (medians, back-to-back runs): {pbg_med / kg_med:.2f}")
     pbg_s = [x["seconds"] for r in rounds for x in r["pbg"]["epochs"]]
     kg_s = [x["seconds"] for r in rounds for x in r["kgcore"]["epochs"]]
     pbg_mrr = [r["pbg"]["eval"]["without_sensitive"]["mrr"] for r in rounds]
@@ -357,15 +364,18 @@ def report(args, rounds: list[dict], meta: dict) -> str:
     full_count = rounds[0]["kgcore"]["eval"]["full"]["count"] // 2
     add("")
     add(f"summary (medians over all {len(pbg_s)} timed epochs / {len(rounds)} run(s) per engine)")
-    add(f"  {'':34s}{'PBG':>10s}{'kgcore':>10s}{'PBG/kgcore':>12s}")
-    add(f"  {'seconds per epoch':34s}{median(pbg_s):10.1f}{median(kg_s):10.1f}{median(pbg_s) / median(kg_s):12.2f}")
+    add(f"  {'':40s}{'PBG':>10s}{'kgcore':>10s}{'PBG/kgcore':>12s}")
+    add(f"  {'seconds per epoch':40s}{median(pbg_s):10.1f}{median(kg_s):10.1f}{median(pbg_s) / median(kg_s):12.2f}")
     if len(pbg_s) > len(rounds):
         p2 = [x["seconds"] for r in rounds for x in r["pbg"]["epochs"][1:]]
         k2 = [x["seconds"] for r in rounds for x in r["kgcore"]["epochs"][1:]]
-        add(f"  {'  same, epoch 1 left out':34s}{median(p2):10.1f}{median(k2):10.1f}{median(p2) / median(k2):12.2f}")
-    add(f"  {f'test MRR, {args.epochs} ep, no sensitive ({count})':34s}{median(pbg_mrr):10.4f}{median(kg_mrr):10.4f}")
-    add(f"  {f'test Hits@10, same triples':34s}{median(pbg_h10):10.4f}{median(kg_h10):10.4f}")
-    add(f"  {f'test MRR, {args.epochs} ep, all test ({full_count})':34s}{median(pbg_full):10.4f}{median(kg_full):10.4f}")
+        add(f"  {'  same, epoch 1 left out':40s}{median(p2):10.1f}{median(k2):10.1f}{median(p2) / median(k2):12.2f}")
+    paired = [median([x["seconds"] for x in r["pbg"]["epochs"]]) / median([x["seconds"] for x in r["kgcore"]["epochs"]])
+              for r in rounds]
+    add(f"  {'per-round ratio, median of rounds':40s}{'':20s}{median(paired):12.2f}")
+    add(f"  {f'test MRR, {args.epochs} ep, no sensitive ({count})':40s}{median(pbg_mrr):10.4f}{median(kg_mrr):10.4f}")
+    add(f"  {f'test Hits@10, same triples':40s}{median(pbg_h10):10.4f}{median(kg_h10):10.4f}")
+    add(f"  {f'test MRR, {args.epochs} ep, all test ({full_count})':40s}{median(pbg_full):10.4f}{median(kg_full):10.4f}")
     own = [r["pbg"].get("own_eval") for r in rounds if r["pbg"].get("own_eval")]
     if own:
         add(f"  PBG's own FilteredRankingEvaluator, all test: MRR {median([o['mrr'] for o in own]):.4f} "
@@ -375,7 +385,10 @@ def report(args, rounds: list[dict], meta: dict) -> str:
     add("Adagrad lr 0.1, entities unconstrained; ranking of both by kgcore.training.evaluate (filtered with train+valid+test,")
     add("ties counted half). Not matched (PBG 1.0.0 has no such option or does it differently):")
     warmup = rounds[0]["kgcore"]["train_config"].get("warmup_epochs")
-    add(f"  - warm-up: kgcore warmup_epochs = {warmup} (linear over the first epoch, as the paper says); PBG has none.")
+    if warmup:
+        add(f"  - warm-up: kgcore's lr rises linearly over the first {warmup:g} epoch(s) (the paper's Sec. 5.2); PBG has none.")
+    else:
+        add("  - warm-up: none in either (kgcore's dropped with --warmup-epochs 0; the paper has one, PBG cannot).")
     add("  - relations: PBG (dynamic relations) learns a head-side and a tail-side translation per relation; kgcore one.")
     add("  - negatives: PBG 1000 heads + another 1000 tails per batch, two softmaxes summed; kgcore one pool of 1000 as")
     add("    heads and as tails, one softmax over the 2000.")
@@ -407,7 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="keep the converted data, checkpoints and runs here "
                                                        "(default: a temporary folder, removed at the end)")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    parser.add_argument("--report", type=Path, metavar="JSON", help="only print the report of a saved --json file")
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        print(report(argparse.Namespace(**saved["args"]), saved["rounds"], saved["meta"]))
+        return 0
     if args.epochs < 1 or args.rounds < 1:
         parser.error("--epochs and --rounds must be at least 1")
     if not (args.data_dir / "train.txt").is_file():
@@ -435,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             record: dict = {"round": round_no, "order": order}
             for engine in order:
                 print(f"[round {round_no}] {engine}: {args.epochs} epoch(s) ...", file=sys.stderr, flush=True)
+                load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
                 if engine == "pbg":
                     result = run_pbg(args, work, round_no)
                     export = torch.load(result.pop("export"), weights_only=True)
@@ -445,7 +464,10 @@ def main(argv: list[str] | None = None) -> int:
                     result["eval"] = evaluate_all(graph, loaded.model)
                     # The run's own metrics.json (written by `kgcore train`) and this evaluation must agree.
                     result["eval"]["metrics_json_mrr"] = result["test"]["mrr"]
+                result["load_before"] = load_before
                 record[engine] = result
+                if args.json:  # partial results survive a run killed later
+                    write_json(args.json, args, meta, rounds + [record])
             rounds.append(record)
     finally:
         if args.work_dir is None:
@@ -455,10 +477,14 @@ def main(argv: list[str] | None = None) -> int:
     text = report(args, rounds, meta)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                                         "meta": meta, "rounds": rounds}, indent=2, default=str))
+        write_json(args.json, args, meta, rounds)
     return 0
+
+
+def write_json(path: Path, args, meta: dict, rounds: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                                "meta": meta, "rounds": rounds}, indent=2, default=str))
 
 
 if __name__ == "__main__":
