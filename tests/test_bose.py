@@ -20,6 +20,7 @@ from kgcore.errors import SpecError
 from kgcore.models import mlp
 from kgcore.models.adversaries import AttributeFilter
 from kgcore.runs import load_run
+from kgcore.training.loop import TrainConfig
 
 from .factories import fit, untrained_model
 from .synthetic import SPEC
@@ -230,3 +231,144 @@ def test_a_run_saved_before_filter_norm_loads_and_scores_as_saved(toy_dir, toy_g
     reloaded = load_run(new, graph=toy_graph)
     assert all(f.norm is not None for f in reloaded.model.filters)
     assert int(reloaded.model.filters[0].norm.num_batches_tracked) > 0  # the running statistics were saved
+
+
+# ---------------------------------------------------------------------------------------------- training steps
+def test_bose_composes_several_attributes():
+    """Two attributes (one stored value -> person): S is sampled per batch, C(u, S) averages the chosen
+    filters, and at evaluation both filters apply."""
+    graph = two_attribute_graph(200)
+    trained = fit(graph, epochs=3, model="bose", debias=["gender", "group"])
+    model, result = trained.model, trained.result
+    assert model.sample_mask
+    assert {"disc_acc_gender", "disc_acc_group"} <= set(result.history[-1].extras)
+    model.eval()
+    people = graph.people[:10]
+    emb = model.entity.weight[people]
+    expected = (model.filters[0](emb) + model.filters[1](emb)) / 2
+    torch.testing.assert_close(model.entity_vectors(people), expected)
+    model.train()
+    model._mask = [1]  # as if the batch had drawn S = {group}
+    torch.testing.assert_close(model.represent(emb, people), model.filters[1](emb))
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_hand_written_passes_equal_autograd(monkeypatch, kernel):
+    """``kgcore.models.mlp`` (numba's activation pass, or torch's) gives the filters' and discriminators'
+    outputs and every gradient autograd gives: input, weights and biases, added to gradients already
+    there, and none for the input when not asked."""
+    from kgcore.models import mlp
+    from kgcore.models.bose import AttributeDiscriminator, AttributeFilter
+
+    monkeypatch.setattr(mlp, "AVAILABLE", kernel and mlp.AVAILABLE)
+    torch.manual_seed(0)
+    for network in (AttributeFilter(12), AttributeDiscriminator(12, 3)):
+        x = torch.randn(40, 12)
+        x[:5] = 0.0  # with a zero first bias: pre-activations exactly 0, where leaky ReLU's slope applies
+        with torch.no_grad():
+            network.stack()[0][0].bias[:6] = 0.0
+        upstream = torch.randn(40, 3 if isinstance(network, AttributeDiscriminator) else 12)
+        earlier = [torch.randn_like(p) for p in network.parameters()]
+        for p, g in zip(network.parameters(), earlier):
+            p.grad = g.clone()
+        outputs = mlp.forward(network.stack(), x)
+        x_grad = mlp.backward(network.stack(), x, outputs, upstream.clone())
+        ours = [p.grad.clone() for p in network.parameters()]
+        for p in network.parameters():
+            p.grad = None
+        free = x.clone().requires_grad_(True)
+        expected = network(free)
+        expected.backward(upstream)
+        torch.testing.assert_close(outputs[-1], expected.detach())
+        torch.testing.assert_close(x_grad, free.grad, rtol=1e-5, atol=1e-6)
+        for mine, before, p in zip(ours, earlier, network.parameters(), strict=True):
+            torch.testing.assert_close(mine, before + p.grad, rtol=1e-5, atol=1e-5)
+        for p in network.parameters():
+            p.grad = None
+        assert mlp.backward(network.stack(), x, outputs, upstream.clone(), input_grad=False) is None
+        torch.testing.assert_close(network.stack()[0][0].weight.grad, ours[0] - earlier[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["ce", "l1"])
+def test_adversary_loss_and_its_gradient(kind):
+    """Both forms of L_D and their gradients with respect to the logits against autograd on the
+    definitions: weighted mean of -log p_y, or of 1 - p_y."""
+    from kgcore.models.bose import adversary_loss
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(30, 4) * 3, torch.randint(0, 4, (30,))
+    weights = torch.randint(1, 4, (30,)).to(torch.float32)
+    loss, grad = adversary_loss(logits, labels, kind, weights)
+    free = logits.clone().requires_grad_(True)
+    p_true = torch.softmax(free, 1)[torch.arange(30), labels]
+    per_row = -torch.log(p_true) if kind == "ce" else 1.0 - p_true
+    expected = (per_row * weights).sum() / weights.sum()
+    expected.backward()
+    assert float(loss) == pytest.approx(float(expected.detach()), rel=1e-6)
+    torch.testing.assert_close(grad, free.grad, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mask", [[0, 1], [1]])
+@pytest.mark.parametrize("adversary, compose, filter_norm", [("ce", "mean", "batch"), ("l1", "mean", "batch"),
+                                                             ("ce", "sum", "batch"), ("ce", "mean", "none")])
+def test_bose_fused_step_equals_the_autograd_step(mask, adversary, compose, filter_norm):
+    """``fused_step`` (ranking gradient from the kernel on the filtered vectors, filters and discriminators
+    by hand) gives the general path's loss, adversarial term, entity, relation and filter gradients (batch
+    norm's included), running statistics and the same discriminator step, for two attributes (one stored
+    value -> person), S of one or both, filters averaged or summed."""
+    import copy
+
+    from kgcore import kernels
+    from kgcore.training.sampling import NegativeSampler
+    from kgcore.training.losses import ranking_loss
+
+    if not kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    graph = two_attribute_graph(120)
+    fused_model = untrained_model(graph, "bose", 12, interaction="transe-l1", debias=["gender", "group"],
+                                  options={"adversary_loss": adversary, "gamma": 2.0, "compose": compose,
+                                           "filter_norm": filter_norm})
+    with torch.no_grad():  # batch norm's weights away from 1 and 0, so that every term of its passes counts
+        for f in fused_model.filters:
+            if f.norm is not None:
+                f.norm.weight.uniform_(0.5, 1.5), f.norm.bias.normal_()
+    reference_model = copy.deepcopy(fused_model)
+    batch = graph.splits["train"][:300]
+    neg, _ = NegativeSampler(graph.num_entities, 2).sample(batch, torch.Generator().manual_seed(1))
+    results = []
+    for model, fused in ((fused_model, True), (reference_model, False)):
+        model.train()
+        model.auxiliary_step(batch)
+        model._mask = list(mask)  # the batch's S, the same for both
+        if fused:
+            value, extra = model.fused_step(batch, neg, 1.0)
+        else:
+            both = torch.cat([batch, neg.reshape(-1, 3)])
+            scores = model.score_triples(both[:, 0], both[:, 1], both[:, 2])
+            loss = ranking_loss(scores[:300], scores[300:].view(300, 2), TrainConfig(margin=1.0))
+            extra = model.extra_loss(batch)
+            (loss + sum(extra.values())).backward()
+            value = float(loss.detach())
+        entity, relation = (torch.zeros_like(t.weight).index_add_(0, *t.take_gradient())
+                            for t in (model.entity, model.relation))
+        results.append((value, {k: float(v.detach()) for k, v in extra.items()}, entity, relation,
+                        [p.grad.clone() for p in model.filters.parameters() if p.grad is not None],
+                        [p.detach().clone() for p in model.discriminators.parameters()],
+                        [b.clone() for b in model.filters.buffers()]))
+    (value, extra, entity, relation, filter_grads, discs, stats), reference = results[0], results[1]
+    assert value == pytest.approx(reference[0], rel=1e-5)
+    assert set(extra) == set(reference[1]) == {"adversary"}
+    assert extra["adversary"] == pytest.approx(reference[1]["adversary"], rel=1e-5)
+    assert float(entity.abs().sum()) > 0 and len(filter_grads) == (6 if filter_norm == "batch" else 4) * len(mask)
+    torch.testing.assert_close(entity, reference[2], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(relation, reference[3], rtol=1e-4, atol=1e-6)
+    for ours, theirs in zip(filter_grads, reference[4], strict=True):
+        # Batch norm leaves the bias before it only the leaky ReLU's negative side: a gradient that is
+        # mostly cancellation, compared to the tensor's scale.
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6 + 1e-4 * float(theirs.abs().max()))
+    for ours, theirs in zip(discs, reference[5], strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(stats, reference[6], strict=True):  # the filters of S updated theirs, once
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert [int(f.norm.num_batches_tracked) for f in fused_model.filters if f.norm is not None] == \
+        ([int(k in mask) for k in range(2)] if filter_norm == "batch" else [])
