@@ -1,0 +1,165 @@
+"""The PyTorch-BigGraph side of ``bench/pbg_compare.py``: run in PBG's own virtualenv (as a subprocess of the
+driver), it trains PBG on the converted FB15k-237 in the papers' setting, times each epoch and exports the
+embeddings; it never imports kgcore.
+
+    $PBG_PYTHON bench/pbg_worker.py --work DIR --data-dir DIR --checkpoint DIR --epochs N --workers N ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+SPLITS = ("train", "valid", "test")
+
+
+
+def pbg_config_dict(work: Path, checkpoint: Path, epochs: int, workers: int, dim: int,
+                    hogwild_delay: float) -> dict:
+    data = work / "data"
+    return dict(
+        entity_path=str(data),
+        edge_paths=[str(data / f"{split}_partitioned") for split in SPLITS],
+        checkpoint_path=str(checkpoint),
+        entities={"all": {"num_partitions": 1}},
+        relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": "translation"}],
+        dynamic_relations=True,
+        dimension=dim,
+        global_emb=False,
+        comparator="dot",
+        bias=False,
+        loss_fn="softmax",
+        num_uniform_negs=1000,
+        num_batch_negs=0,
+        batch_size=1000,
+        lr=0.1,
+        num_epochs=epochs,
+        eval_fraction=0.0,
+        workers=workers,
+        num_machines=1,
+        hogwild_delay=hogwild_delay,
+        verbose=0,
+    )
+
+
+def pbg_worker(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="pbg_worker.py")
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--dim", type=int, default=200)
+    parser.add_argument("--hogwild-delay", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export", type=Path, required=True)
+    parser.add_argument("--own-eval", action="store_true")
+    args = parser.parse_args(argv)
+
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    import attr
+    import torch
+    import torchbiggraph
+    from torchbiggraph.checkpoint_manager import CheckpointManager
+    from torchbiggraph.config import ConfigSchema
+    from torchbiggraph.converters.import_from_tsv import convert_input_data
+    from torchbiggraph.graph_storages import ENTITY_STORAGES, RELATION_TYPE_STORAGES
+    from torchbiggraph.train import train_and_report_stats
+    from torchbiggraph.util import SubprocessInitializer, set_logging_verbosity, setup_logging
+
+    setup_logging()
+    config = ConfigSchema.from_dict(pbg_config_dict(args.work, args.checkpoint, args.epochs, args.workers,
+                                                    args.dim, args.hogwild_delay))
+    set_logging_verbosity(config.verbose)
+    subprocess_init = SubprocessInitializer()
+    subprocess_init.register(setup_logging, config.verbose)
+
+    started = time.perf_counter()
+    convert_input_data(config.entities, config.relations, config.entity_path, config.edge_paths,
+                       [args.data_dir / f"{split}.txt" for split in SPLITS],
+                       lhs_col=0, rhs_col=2, rel_col=1, dynamic_relations=True)
+    convert_seconds = time.perf_counter() - started
+
+    class EpochStarts(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[float] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Starting epoch"):
+                self.times.append(time.perf_counter())
+
+    starts = EpochStarts()
+    logging.getLogger("torchbiggraph").addHandler(starts)
+    torch.manual_seed(args.seed)  # Hogwild! makes the run nondeterministic anyway
+    train_config = attr.evolve(config, edge_paths=[config.edge_paths[0]])
+    epochs = []
+    started = time.perf_counter()
+    for _index, _before, stats, _after in train_and_report_stats(train_config, subprocess_init=subprocess_init):
+        now = time.perf_counter()
+        epochs.append({"seconds": now - starts.times[-1], "loss": stats.metrics.get("loss"),
+                       "edges": stats.count})
+    total_seconds = time.perf_counter() - started
+
+    manager = CheckpointManager(config.checkpoint_path)
+    embeddings, _ = manager.read("all", 0)
+    state, _ = manager.read_model()
+    entity_names = ENTITY_STORAGES.make_instance(config.entity_path).load_names("all", 0)
+    relation_names = RELATION_TYPE_STORAGES.make_instance(config.entity_path).load_names()
+    lhs_key = next(k for k in state if k.startswith("lhs_operators.0.") and k.endswith("translations"))
+    rhs_key = next(k for k in state if k.startswith("rhs_operators.0.") and k.endswith("translations"))
+    out = {
+        "pbg_version": getattr(torchbiggraph, "__version__", None) or _dist_version("torchbiggraph"),
+        "torch_version": torch.__version__,
+        "convert_seconds": convert_seconds,
+        "train_seconds": total_seconds,
+        "epochs": epochs,
+        "config": {k: v for k, v in train_config.to_dict().items() if k not in ("entities", "relations")},
+        "relation_config": train_config.to_dict()["relations"],
+    }
+    if args.own_eval:
+        out["own_eval"] = pbg_own_eval(config, subprocess_init)
+    torch.save({"entity_names": list(entity_names), "relation_names": list(relation_names),
+                "entities": embeddings.detach().clone(),
+                "lhs_translations": state[lhs_key].detach().clone(),
+                "rhs_translations": state[rhs_key].detach().clone(),
+                "state_keys": sorted(state)}, args.export)
+    print(json.dumps(out))
+    return 0
+
+
+def pbg_own_eval(config, subprocess_init) -> dict:
+    """PBG's own filtered ranking (its FB15k example's protocol) on the full test set."""
+    import attr
+    from torchbiggraph.eval import do_eval_and_report_stats
+    from torchbiggraph.filtered_eval import FilteredRankingEvaluator
+
+    train_path, valid_path, test_path = config.edge_paths
+    relations = [attr.evolve(r, all_negs=True) for r in config.relations]
+    eval_config = attr.evolve(config, edge_paths=[test_path], relations=relations, num_uniform_negs=0)
+    started = time.perf_counter()
+    evaluator = FilteredRankingEvaluator(eval_config, [test_path, valid_path, train_path])
+    final = None
+    for edge_path_idx, bucket, stats in do_eval_and_report_stats(eval_config, evaluator=evaluator,
+                                                                 subprocess_init=subprocess_init):
+        if edge_path_idx is None:
+            final = stats
+    return {**{k: float(v) for k, v in final.metrics.items()}, "count": final.count,
+            "seconds": time.perf_counter() - started}
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(pbg_worker(sys.argv[1:]))
