@@ -51,70 +51,35 @@ def data_vs_model(run: RunInfo, attribute: str, value: str, min_support: int) ->
     return kg_data_vs_model(bias_result(run, attribute), value, min_support=min_support)
 
 
-def aggregate_bias(run: RunInfo, attribute: str) -> dict[str, Any]:
-    return _aggregate_bias(run, attribute, science())
+# Per-run, per-attribute measurements kept on disk: name -> (kgcore module, function, what the spinner says).
+RUN_MEASURES = {
+    "aggregate_bias": ("kgcore.analysis.aggregate", "aggregate_bias", "Summarising bias (with a bootstrap interval)…"),
+    "leakage_probe": ("kgcore.analysis.probe", "leakage_probe", "Running the leakage probe…"),
+    "prediction_leakage": ("kgcore.analysis.probe", "prediction_leakage",
+                           "Reading the model's own prediction of the attribute…"),
+    "score_difference": ("kgcore.analysis.residual", "score_difference",
+                         "Comparing the scores of true and other values…"),
+    "attribute_classifier": ("kgcore.analysis.residual", "attribute_classifier",
+                             "Training a classifier to read the attribute…"),
+}
 
 
-@st.cache_data(show_spinner="Summarising bias (with a bootstrap interval)…", max_entries=64, persist="disk")
-def _aggregate_bias(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.analysis.aggregate import aggregate_bias as kg_aggregate_bias
+def run_measure(name: str, run: RunInfo, attribute: str) -> dict[str, Any]:
+    """``kgcore`` function ``name`` of ``RUN_MEASURES`` on the run's model and graph for ``attribute``, computed
+    once per run, attribute and kgcore version (kept on disk)."""
+    if name not in RUN_MEASURES:
+        raise KeyError(f"No run measure {name!r}; there are: {', '.join(RUN_MEASURES)}.")
+    with st.spinner(RUN_MEASURES[name][2], show_time=False):
+        return _run_measure(name, run, attribute, science())
 
+
+@st.cache_data(show_spinner=False, max_entries=320, persist="disk")
+def _run_measure(name: str, run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
+    import importlib
+
+    module, function, _ = RUN_MEASURES[name]
     loaded = load_run(run)
-    return kg_aggregate_bias(loaded.model, loaded.graph, attribute=attribute)
-
-
-def leakage_probe(run: RunInfo, attribute: str) -> dict[str, Any]:
-    return _leakage_probe(run, attribute, science())
-
-
-@st.cache_data(show_spinner="Running the leakage probe…", max_entries=64, persist="disk")
-def _leakage_probe(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.analysis.probe import leakage_probe as kg_leakage_probe
-
-    loaded = load_run(run)
-    return kg_leakage_probe(loaded.model, loaded.graph, attribute=attribute)
-
-
-def prediction_leakage(run: RunInfo, attribute: str) -> dict[str, Any]:
-    """kgcore.analysis.probe.prediction_leakage: how well the model's own scores of (person, attribute, value) give
-    the attribute away."""
-    return _prediction_leakage(run, attribute, science())
-
-
-@st.cache_data(show_spinner="Reading the model's own prediction of the attribute…", max_entries=64, persist="disk")
-def _prediction_leakage(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.analysis.probe import prediction_leakage as kg_prediction_leakage
-
-    loaded = load_run(run)
-    return kg_prediction_leakage(loaded.model, loaded.graph, attribute=attribute)
-
-
-def score_difference(run: RunInfo, attribute: str) -> dict[str, Any]:
-    """kgcore.analysis.residual.score_difference: how much higher the model scores each person's recorded value
-    than the other values (the debiasing paper's Table 5, in sample)."""
-    return _score_difference(run, attribute, science())
-
-
-@st.cache_data(show_spinner="Comparing the scores of true and other values…", max_entries=64, persist="disk")
-def _score_difference(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.analysis.residual import score_difference as kg_score_difference
-
-    loaded = load_run(run)
-    return kg_score_difference(loaded.model, loaded.graph, attribute=attribute)
-
-
-def attribute_classifier(run: RunInfo, attribute: str) -> dict[str, Any]:
-    """kgcore.analysis.residual.attribute_classifier: how well a small network reads the attribute from the
-    embedding, beside the always-majority rate (the debiasing paper's Table 6, in sample)."""
-    return _attribute_classifier(run, attribute, science())
-
-
-@st.cache_data(show_spinner="Training a classifier to read the attribute…", max_entries=64, persist="disk")
-def _attribute_classifier(run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    from kgcore.analysis.residual import attribute_classifier as kg_attribute_classifier
-
-    loaded = load_run(run)
-    return kg_attribute_classifier(loaded.model, loaded.graph, attribute=attribute)
+    return getattr(importlib.import_module(module), function)(loaded.model, loaded.graph, attribute=attribute)
 
 
 @st.cache_data(show_spinner="Evaluating link prediction…", max_entries=64)

@@ -43,13 +43,13 @@ for run in runs:
     with guard(f"the numbers of {run.label}"):
         lp = results.link_prediction(run)
         metrics = results.run_metrics(run)
-        aggregate = results.aggregate_bias(run, attribute)
+        aggregate = results.run_measure("aggregate_bias", run, attribute)
         row = {"model": run.model_label, "run": run.name, "MRR": lp.get("mrr"), "Hits@10": lp.get("hits@10"),
                "bias": aggregate["bias"], "ci_low": aggregate["ci_low"], "ci_high": aggregate["ci_high"],
                "seconds per epoch": metrics.get("seconds_per_epoch")}
         try:
-            probe = results.leakage_probe(run, attribute)
-            own = results.prediction_leakage(run, attribute)
+            probe = results.run_measure("leakage_probe", run, attribute)
+            own = results.run_measure("prediction_leakage", run, attribute)
             row["leakage ROC-AUC"] = probe["roc_auc"]
             row["leakage balanced acc."] = probe["balanced_accuracy"]
             row["own prediction ROC-AUC"] = own["roc_auc"]
@@ -58,8 +58,8 @@ for run in runs:
         except Exception as exc:  # noqa: BLE001 - one probe failing leaves the other numbers standing
             st.warning(f"Leakage probe for {run.label}: {exc}")
         try:
-            row["score gap"] = results.score_difference(run, attribute)["difference"]
-            readable = results.attribute_classifier(run, attribute)
+            row["score gap"] = results.run_measure("score_difference", run, attribute)["difference"]
+            readable = results.run_measure("attribute_classifier", run, attribute)
             row["classifier accuracy"] = readable["accuracy"]
             row["always-majority rate"] = readable["most_frequent_rate"]
         except Exception as exc:  # noqa: BLE001 - as above: the other numbers stay
