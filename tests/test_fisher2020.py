@@ -20,10 +20,11 @@ from .synthetic import GENDER, PROFESSION
 SPEC_ARGS = ["--attribute", f"gender={GENDER}", "--target", PROFESSION]
 
 
-def test_bp_for_dot_product_transe_is_the_same_step_for_every_person(toy_graph):
+@pytest.mark.parametrize("interaction", ["transe-dot", "transe-dot-reciprocal"])
+def test_bp_for_dot_product_transe_is_the_same_step_for_every_person(toy_graph, interaction):
     """For g(h, r, t) = <h + r, t> the gradient of S(j, gender, a) - S(j, gender, b) is e_a - e_b whoever j is,
     so B_p = alpha * <e_a - e_b, e_p> exactly, and it scales with alpha."""
-    model = untrained_model(toy_graph, interaction="transe-dot", entity_norm=False)
+    model = untrained_model(toy_graph, interaction=interaction, entity_norm=False)
     with torch.no_grad():  # vectors of the size a trained model has (the preset starts them near zero)
         model.entity.weight.normal_()
         model.relation.weight.normal_()
@@ -44,7 +45,7 @@ def test_bp_for_dot_product_transe_is_the_same_step_for_every_person(toy_graph):
                                rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("interaction", ["transe-dot", "transe-l1"])
+@pytest.mark.parametrize("interaction", ["transe-dot", "transe-dot-reciprocal", "transe-l1"])
 def test_kl_term_moves_only_the_people(toy_graph, interaction):
     """The KL term's gradient reaches the people's embeddings only: relation and value embeddings get none
     from it (autograd; TransE L1 through the numba kernel's autograd function too)."""
@@ -112,7 +113,7 @@ def test_preset_sets_the_papers_setting_and_flags_win(toy_dir, tmp_path, capsys)
     capsys.readouterr()
     config = json.loads((out / "config.json").read_text())
     model, train_ = config["model"], config["train"]
-    assert model["interaction"] == "transe-dot" and not model["entity_norm"] and model["dim"] == 16
+    assert model["interaction"] == "transe-dot-reciprocal" and not model["entity_norm"] and model["dim"] == 16
     assert (train_["loss"], train_["negative_mode"], train_["optimizer"], train_["lr"], train_["warmup_epochs"]) == \
         ("softmax", "shared", "adagrad", 0.1, 1.0)
     assert (train_["epochs"], train_["batch_size"], train_["num_negatives"]) == (2, 256, 64)  # the flags given

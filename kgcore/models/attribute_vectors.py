@@ -69,7 +69,7 @@ class AttributeVectors:
                              .reshape(len(keys), n_attr))
         self.attribute_vectors = nn.ParameterList(
             [nn.Parameter(torch.zeros(a.num_values, dim)) for a in attributes] if self.whitelist else [])
-        self.twin_relation = RowEmbedding(n_attr, dim) if self.whitelist else None
+        self.twin_relation = RowEmbedding(n_attr, self.interaction.relation_dim(dim)) if self.whitelist else None
         if self.twin_relation is not None:
             bound = 6.0 / dim ** 0.5
             with torch.no_grad():

@@ -87,7 +87,7 @@ class KGEModel(nn.Module):
         self.interaction = build_interaction(config.interaction, config.dim)
         # Row-sparse tables: a step updates only the rows the batch touched (see kgcore.models.embedding).
         self.entity = RowEmbedding(num_entities, config.dim, constraint=unit_norm if config.entity_norm else None)
-        self.relation = RowEmbedding(num_relations, config.dim)
+        self.relation = RowEmbedding(num_relations, self.interaction.relation_dim(config.dim))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -133,12 +133,15 @@ class KGEModel(nn.Module):
         return scores
 
     # ------------------------------------------------------------------ scoring
-    def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, for_heads: bool = False) -> torch.Tensor:
+        """Scores of given triples [B]; ``for_heads``: as head prediction scores them (differs from tail
+        prediction only for reciprocal interactions)."""
         head, tail = self.entity_vectors(torch.cat([h, t])).split(h.shape[0])
         adjust = self.head_adjustment(h, r, t)
         if adjust is not None:
             head = head + adjust
-        return self.interaction.score(head, self.relation(r), tail)
+        score = self.interaction.score_for_heads if for_heads else self.interaction.score
+        return score(head, self.relation(r), tail)
 
     def _candidates(self, candidates: torch.Tensor | None) -> torch.Tensor:
         return self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
@@ -156,20 +159,24 @@ class KGEModel(nn.Module):
         return self.adjust_head_scores(scores, r, t, candidates, tail, relation)
 
     def score_against_pool(self, pos: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores of the positives [B] and of every pool entity as each positive's tail and as its head
-        ([B, 2K]: tails first): ``score_triples``, ``score_tails`` and ``score_heads`` with one lookup of
-        the heads, tails and pool (shared negatives, the papers' training)."""
+        """Each positive against every pool entity as its tail, then as its head, as two ranking problems
+        (PyTorch-BigGraph's shared negatives, the papers' training): positives' scores [2B] (as tail
+        prediction scores them, then as head prediction does) and the pool's [2B, K], with one lookup of
+        the heads, tails and pool."""
         h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
         batch = pos.shape[0]
         head, tail, pool_vectors = self.entity_vectors(torch.cat([h, t, pool])).split([batch, batch, pool.numel()])
         relation = self.relation(r)
         adjust = self.head_adjustment(h, r, t)
-        positives = self.interaction.score(head if adjust is None else head + adjust, relation, tail)
+        adjusted = head if adjust is None else head + adjust
+        for_tails = self.interaction.score(adjusted, relation, tail)
+        for_heads = (self.interaction.score_for_heads(adjusted, relation, tail) if self.interaction.reciprocal
+                     else for_tails)
         as_tails = self.adjust_tail_scores(self.interaction.score_tails(head, relation, pool_vectors),
                                            h, r, pool, head, relation)
         as_heads = self.adjust_head_scores(self.interaction.score_heads(relation, tail, pool_vectors),
                                            r, t, pool, tail, relation)
-        return positives, torch.cat([as_tails, as_heads], dim=1)
+        return torch.cat([for_tails, for_heads]), torch.cat([as_tails, as_heads], dim=0)
 
     def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
                               heads: torch.Tensor | None = None) -> torch.Tensor:

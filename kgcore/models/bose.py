@@ -198,9 +198,10 @@ class BoseHamilton(KGEModel):
         source[people_rows] = unique.numel() + torch.arange(people_rows.numel(), device=ids.device)
         return torch.cat([base, filtered]).index_select(0, source.index_select(0, inverse))
 
-    def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def score_triples(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, for_heads: bool = False) -> torch.Tensor:
         head, tail = self.filtered_vectors(torch.cat([h, t])).split(h.shape[0])
-        return self.interaction.score(head, self.relation(r), tail)
+        score = self.interaction.score_for_heads if for_heads else self.interaction.score
+        return score(head, self.relation(r), tail)
 
     def _cached_vectors(self, ids: torch.Tensor) -> torch.Tensor | None:
         """C(u, S) of ``ids`` from this step's ``score_triples``, if it filtered all of them."""

@@ -177,6 +177,9 @@ def train(
     epoch, written atomically, so an interrupted run keeps its progress.
     """
     config.validate()
+    if model.interaction.reciprocal and config.negative_mode != "shared":
+        raise KGError(f"The {model.interaction.name} interaction predicts heads with relation vectors of their "
+                      "own, which only shared negatives train: use negative_mode 'shared' (--negative-mode shared).")
     generator = seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)

@@ -5,12 +5,13 @@ from ...errors import SpecError
 from .base import Interaction
 from .complex import ComplEx
 from .distmult import DistMult
-from .transe import TransEDot, TransEL1, TransEL2
+from .transe import TransEDot, TransEDotReciprocal, TransEL1, TransEL2
 
 INTERACTIONS: dict[str, type[Interaction]] = {cls.name: cls for cls in (
     TransEL1,
     TransEL2,
     TransEDot,
+    TransEDotReciprocal,
     DistMult,
     ComplEx,
 )}

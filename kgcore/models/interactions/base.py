@@ -25,6 +25,13 @@ class Interaction:
     translational: ClassVar[bool] = False
     #: A fused CPU margin-ranking step exists for this score (``kgcore.training.fused``).
     fused_margin_step: ClassVar[bool] = False
+    #: Heads are predicted with a relation vector of their own (``score_for_heads`` differs from ``score``),
+    #: so training must score corrupted heads and corrupted tails apart (shared negatives do).
+    reciprocal: ClassVar[bool] = False
+
+    def relation_dim(self, dim: int) -> int:
+        """Width of a relation's row for entity vectors of width ``dim``."""
+        return dim
 
     def initialise(self, entity: torch.Tensor, relation: torch.Tensor) -> None:
         """Fill freshly made entity and relation tables ([N, D], [R, D]) in place: products of three small
@@ -38,6 +45,11 @@ class Interaction:
     def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """g(h_i, r_i, t_i) row by row: ``[B]``."""
         raise NotImplementedError
+
+    def score_for_heads(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The score head prediction gives each triple: what ``score_heads`` gives the true head. The same as
+        ``score`` unless the interaction is ``reciprocal``."""
+        return self.score(h, r, t)
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """g(h_i, r_i, c) for every candidate c: ``[B, N]``."""

@@ -1,8 +1,13 @@
 """TransE (Bordes et al. 2013): the head translated by the relation lands near the tail.
 
 - ``transe-l1`` / ``transe-l2``: g(h, r, t) = -||h + r - t||_p, a negative distance.
-- ``transe-dot``: g(h, r, t) = <h + r, t>, the translation compared by dot product, as PyTorch-BigGraph's
-  "translation" operator with dot-product comparator scores (the form both Fisher et al. papers train).
+- ``transe-dot``: g(h, r, t) = <h + r, t>, the translation compared by dot product (the form both Fisher et
+  al. papers write).
+- ``transe-dot-reciprocal``: the same score for tails, while heads are predicted as the tails of a reciprocal
+  relation with a vector of its own, <t + r', c>. This is how PyTorch-BigGraph, the engine both papers
+  trained with, scores "translation" with the dot-product comparator under dynamic relations (one operator
+  per side). It matters for the dot product: in <c + r, t> the relation adds the same <r, t> to every
+  candidate head c, so a single vector per relation cannot help predict heads at all.
 
 The all-candidates forms are what link prediction and the bias measure need: for L2 and the dot product
 they are matrix products; for L1, which has none, a numba kernel serves CPU inference and a broadcast
@@ -126,3 +131,40 @@ class TransEDot(Interaction):
 
     def head_query(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return t
+
+
+class TransEDotReciprocal(TransEDot):
+    """<h + r, t> for tails, <t + r', c> for heads: a relation row holds [r, r']."""
+
+    name = "transe-dot-reciprocal"
+    label = "TransE, dot product, reciprocal relations"
+    reciprocal = True
+
+    def relation_dim(self, dim: int) -> int:
+        return 2 * dim
+
+    @staticmethod
+    def forward_part(r: torch.Tensor) -> torch.Tensor:
+        return r[..., :r.shape[-1] // 2]
+
+    @staticmethod
+    def reciprocal_part(r: torch.Tensor) -> torch.Tensor:
+        return r[..., r.shape[-1] // 2:]
+
+    def score(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return super().score(h, self.forward_part(r), t)
+
+    def score_for_heads(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return ((t + self.reciprocal_part(r)) * h).sum(-1)
+
+    def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        return super().score_tails(h, self.forward_part(r), candidates)
+
+    def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        return (t + self.reciprocal_part(r)) @ candidates.T
+
+    def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return h + self.forward_part(r)
+
+    def head_query(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return t + self.reciprocal_part(r)
