@@ -52,6 +52,13 @@ class AttributeVectors:
                                 for r, t, a in self.whitelist]
         for k, table in enumerate(tables):
             self.register_buffer(f"membership_{k}", table.membership.float())
+        # All attributes' values side by side, so a person's offset is one product: [P, sum V] and, for each
+        # value column, the attribute it belongs to (derived, not saved).
+        self.register_buffer("membership_all", torch.cat([t.membership.float() for t in tables], 1)
+                             if tables else torch.zeros(graph.num_entities, 0), persistent=False)
+        self.register_buffer("value_attribute", torch.cat([torch.full((t.membership.shape[1],), k, dtype=torch.long)
+                                                           for k, t in enumerate(tables)])
+                             if tables else torch.zeros(0, dtype=torch.long), persistent=False)
         n_attr = len(attributes)
         star = torch.zeros(n_attr, graph.num_relations, dtype=torch.bool)  # [A, R]: relation whitelisted for a
         pairs: dict[int, list[bool]] = {}  # key r * N + t -> attributes
@@ -67,6 +74,9 @@ class AttributeVectors:
         self.register_buffer("pair_key", torch.tensor(keys, dtype=torch.long))
         self.register_buffer("pair_attributes", torch.tensor([pairs[k] for k in keys], dtype=torch.bool)
                              .reshape(len(keys), n_attr))
+        has_pairs = torch.zeros(graph.num_relations, dtype=torch.bool)
+        has_pairs[[k // graph.num_entities for k in keys]] = True
+        self.register_buffer("relation_has_pairs", has_pairs, persistent=False)
         self.attribute_vectors = nn.ParameterList(
             [nn.Parameter(torch.zeros(a.num_values, dim)) for a in attributes] if self.whitelist else [])
         self.twin_relation = RowEmbedding(n_attr, self.interaction.relation_dim(dim)) if self.whitelist else None
@@ -94,21 +104,14 @@ class AttributeVectors:
             hit |= self.pair_attributes[pos] & found.unsqueeze(1)
         return hit
 
-    def attribute_parts(self, ids: torch.Tensor) -> torch.Tensor:
-        """sum_{v held by j} A_a[v] per attribute a for each entity id: [B, A, D] (zero for non-people)."""
-        rows = self.person_row[ids]
-        known = (rows >= 0).to(self.entity.weight.dtype)[:, None, None]
-        safe = rows.clamp_min(0)
-        parts = [getattr(self, f"membership_{k}")[safe] @ vectors for k, vectors in enumerate(self.attribute_vectors)]
-        return torch.stack(parts, 1) * known
-
     def person_offsets(self, ids: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
-        """The vectors added to each person's head: the parts of the ``attributes`` [B, A] that apply (all by
-        default): [B, D]."""
-        parts = self.attribute_parts(ids)
+        """The vectors added to each person's head: sum over the ``attributes`` [B, A] that apply (all by
+        default) of the vectors of the values the person holds (zero for non-people): [B, D]."""
+        rows = self.person_row[ids]
+        membership = self.membership_all[rows.clamp_min(0)] * (rows >= 0).to(self.membership_all.dtype).unsqueeze(1)
         if attributes is not None:
-            parts = parts * attributes.unsqueeze(2).to(parts.dtype)
-        return parts.sum(1)
+            membership = membership * attributes[:, self.value_attribute].to(membership.dtype)
+        return membership @ torch.cat(list(self.attribute_vectors))
 
     # ------------------------------------------------------------------ the score hooks
     def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
@@ -131,28 +134,26 @@ class AttributeVectors:
             return scores
         relation = relation.expand(head.shape[0], -1)
         person = self.person_row[h] >= 0
-        parts = self.attribute_parts(h)  # [B, A, D]
         star = self.star_relation[:, r].T & person.unsqueeze(1)  # [B, A]
         star_rows = star.any(1).nonzero(as_tuple=True)[0]
         if star_rows.numel():
-            offsets = (parts[star_rows] * star[star_rows].unsqueeze(2).to(parts.dtype)).sum(1)
+            offsets = self.person_offsets(h[star_rows], star[star_rows])
             fresh = self.interaction.score_tails(head[star_rows] + offsets, relation[star_rows],
                                                  self._candidates(candidates))
             scores = scores.index_copy(0, star_rows, fresh.to(scores.dtype))
-        if self.pair_key.numel():
+        rows = (self.relation_has_pairs[r] & person).nonzero(as_tuple=True)[0] if self.pair_key.numel() else r[:0]
+        if rows.numel():
+            # Which (row, candidate) pairs are whitelisted: look each (r, c) key up in the sorted pair keys.
             cand_ids = torch.arange(self.num_entities, device=h.device) if candidates is None else candidates
-            pair_r, pair_t = self.pair_key // self.num_entities, self.pair_key % self.num_entities
-            match = (r.unsqueeze(1) == pair_r.unsqueeze(0)) & person.unsqueeze(1)  # [B, W]
-            b_idx, w_idx = match.nonzero(as_tuple=True)
-            if b_idx.numel():
-                m_idx, cols = (cand_ids.unsqueeze(0) == pair_t[w_idx].unsqueeze(1)).nonzero(as_tuple=True)
-                b_idx, w_idx = b_idx[m_idx], w_idx[m_idx]
-                if b_idx.numel():
-                    applies = star[b_idx] | self.pair_attributes[w_idx]
-                    offsets = (parts[b_idx] * applies.unsqueeze(2).to(parts.dtype)).sum(1)
-                    fresh = self.interaction.score(head[b_idx] + offsets, relation[b_idx],
-                                                   self.entity_vectors(cand_ids[cols]))
-                    scores = scores.index_put((b_idx, cols), fresh.to(scores.dtype))
+            keys = r[rows].unsqueeze(1) * self.num_entities + cand_ids.unsqueeze(0)  # [rows, N]
+            found_at = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
+            row_idx, cols = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
+            if row_idx.numel():
+                b_idx = rows[row_idx]
+                applies = star[b_idx] | self.pair_attributes[found_at[row_idx, cols]]
+                fresh = self.interaction.score(head[b_idx] + self.person_offsets(h[b_idx], applies), relation[b_idx],
+                                               self.entity_vectors(cand_ids[cols]))
+                scores = scores.index_put((b_idx, cols), fresh.to(scores.dtype))
         return scores
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
@@ -171,12 +172,12 @@ class AttributeVectors:
         if cols.numel() == 0:
             return scores
         people = cand_ids[cols]
-        parts, base = self.attribute_parts(people), self.entity_vectors(people)  # [C, A, D], [C, D]
+        base = self.entity_vectors(people)  # [C, D]
         relation = relation.expand(tail.shape[0], -1)
         masks, group = torch.unique(applies[rows], dim=0, return_inverse=True)  # rows sharing their attributes
         for g, mask in enumerate(masks):
             chosen = rows[group == g]
-            heads = base + (parts * mask.to(parts.dtype)[None, :, None]).sum(1)
+            heads = base + self.person_offsets(people, mask.expand(people.shape[0], -1))
             fresh = self.interaction.score_heads(relation[chosen], tail[chosen], heads)  # [rows, C]
             scores = scores.index_put((chosen.unsqueeze(1), cols.unsqueeze(0)), fresh.to(scores.dtype))
         return scores

@@ -185,22 +185,26 @@ class KLDebiased(AttributeVectors, KGEModel):
         people = self.batch_people(batch)
         if people.numel() == 0:
             return terms
-        if not self._l1_kernel_applies(people):
-            for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
-                if weight > 0:
-                    terms[f"kl_{attribute.name}"] = weight * self.kl_to_target(people, k).mean()
-            return terms
+        # One lookup each of the people, every attribute's values and their relations for all attributes.
         person_vectors = self.entity_vectors(people)
         value_vectors = self.entity_vectors(self.all_values).detach()  # frozen for this term, as in the paper
         relations = self.relation(self.attribute_relations).detach()
+        l1_kernel = self._l1_kernel_applies(people)
         start = 0
         for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
             stop = start + getattr(self, f"values_{k}").numel()
-            if weight > 0:
-                terms[f"kl_{attribute.name}"] = kl_kernel.kl_loss_l1(
-                    person_vectors, value_vectors[start:stop], relations[k], -1.0 if attribute.reversed else 1.0,
-                    getattr(self, f"log_target_{k}"), weight, self.direction == "predicted||target")
+            values, relation, log_target = value_vectors[start:stop], relations[k:k + 1], getattr(self, f"log_target_{k}")
             start = stop
+            if weight <= 0:
+                continue
+            if l1_kernel:
+                term = kl_kernel.kl_loss_l1(person_vectors, values, relation[0], -1.0 if attribute.reversed else 1.0,
+                                            log_target, weight, self.direction == "predicted||target")
+            else:
+                scores = (self.interaction.score_heads(relation, person_vectors, values) if attribute.reversed
+                          else self.interaction.score_tails(person_vectors, relation, values))
+                term = weight * kl_divergence(scores, log_target, self.direction == "predicted||target").mean()
+            terms[f"kl_{attribute.name}"] = term
         return terms
 
     def supports_fused_step(self) -> bool:
