@@ -274,7 +274,7 @@ def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
 
 @pytest.mark.parametrize("p_norm", [1, 2])
 @pytest.mark.parametrize("whitelist", [[[PROFESSION, "nun"], ["friend_of", "*"]], [[GENDER, "*"]],
-                                       [[GENDER, "female"]]])
+                                       [[GENDER, "female"]], [[PROFESSION, "*"], [PROFESSION, "nun"]]])
 def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
     """score_triples, score_tails, score_heads and score_head_embeddings give the same score to every
     training triple, whitelisted or not; the KL term's fast path equals the hooks' path."""

@@ -136,25 +136,47 @@ class AttributeVectors:
         person = self.person_row[h] >= 0
         star = self.star_relation[:, r].T & person.unsqueeze(1)  # [B, A]
         star_rows = star.any(1).nonzero(as_tuple=True)[0]
+        fresh_rows = None
         if star_rows.numel():
             offsets = self.person_offsets(h[star_rows], star[star_rows])
-            fresh = self.interaction.score_tails(head[star_rows] + offsets, relation[star_rows],
-                                                 self._candidates(candidates))
-            scores = scores.index_copy(0, star_rows, fresh.to(scores.dtype))
+            fresh_rows = self.interaction.score_tails(head[star_rows] + offsets, relation[star_rows],
+                                                      self._candidates(candidates)).to(scores.dtype)
+        b_idx, cols, fresh = self._whitelisted_pairs(scores, h, r, candidates, head, relation, star, person)
+        if fresh_rows is not None and b_idx.numel():
+            # Pairs on rows already rescored whole go into those rows; the rest are single entries.
+            row_in_star = torch.full((h.shape[0],), -1, dtype=torch.long, device=h.device)
+            row_in_star[star_rows] = torch.arange(star_rows.numel(), device=h.device)
+            inside = row_in_star[b_idx] >= 0
+            fresh_rows = fresh_rows.index_put((row_in_star[b_idx[inside]], cols[inside]), fresh[inside])
+            b_idx, cols, fresh = b_idx[~inside], cols[~inside], fresh[~inside]
+        if fresh_rows is not None:  # one write into the scores: whole rows and single entries together
+            n_cols = scores.shape[1]
+            b_idx = torch.cat([star_rows.repeat_interleave(n_cols), b_idx])
+            cols = torch.cat([torch.arange(n_cols, device=h.device).repeat(star_rows.numel()), cols])
+            fresh = torch.cat([fresh_rows.reshape(-1), fresh])
+        return scores.index_put((b_idx, cols), fresh) if b_idx.numel() else scores
+
+    def _whitelisted_pairs(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
+                           candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
+                           star: torch.Tensor, person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (row, column) entries of tail scores whose (relation, candidate) pair is whitelisted, with their
+        scores from the head + the applicable attribute vectors."""
+        none = (r[:0], r[:0], scores.new_zeros(0))
         rows = (self.relation_has_pairs[r] & person).nonzero(as_tuple=True)[0] if self.pair_key.numel() else r[:0]
-        if rows.numel():
-            # Which (row, candidate) pairs are whitelisted: look each (r, c) key up in the sorted pair keys.
-            cand_ids = torch.arange(self.num_entities, device=h.device) if candidates is None else candidates
-            keys = r[rows].unsqueeze(1) * self.num_entities + cand_ids.unsqueeze(0)  # [rows, N]
-            found_at = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
-            row_idx, cols = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
-            if row_idx.numel():
-                b_idx = rows[row_idx]
-                applies = star[b_idx] | self.pair_attributes[found_at[row_idx, cols]]
-                fresh = self.interaction.score(head[b_idx] + self.person_offsets(h[b_idx], applies), relation[b_idx],
-                                               self.entity_vectors(cand_ids[cols]))
-                scores = scores.index_put((b_idx, cols), fresh.to(scores.dtype))
-        return scores
+        if rows.numel() == 0:
+            return none
+        # Look each (r, c) key up in the sorted pair keys.
+        cand_ids = torch.arange(self.num_entities, device=h.device) if candidates is None else candidates
+        keys = r[rows].unsqueeze(1) * self.num_entities + cand_ids.unsqueeze(0)  # [rows, N]
+        found_at = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
+        row_idx, cols = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
+        if row_idx.numel() == 0:
+            return none
+        b_idx = rows[row_idx]
+        applies = star[b_idx] | self.pair_attributes[found_at[row_idx, cols]]
+        fresh = self.interaction.score(head[b_idx] + self.person_offsets(h[b_idx], applies), relation[b_idx],
+                                       self.entity_vectors(cand_ids[cols]))
+        return b_idx, cols, fresh.to(scores.dtype)
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
                            candidates: torch.Tensor | None, tail: torch.Tensor,
@@ -175,12 +197,14 @@ class AttributeVectors:
         base = self.entity_vectors(people)  # [C, D]
         relation = relation.expand(tail.shape[0], -1)
         masks, group = torch.unique(applies[rows], dim=0, return_inverse=True)  # rows sharing their attributes
+        chosen_rows, fresh = [], []
         for g, mask in enumerate(masks):
             chosen = rows[group == g]
             heads = base + self.person_offsets(people, mask.expand(people.shape[0], -1))
-            fresh = self.interaction.score_heads(relation[chosen], tail[chosen], heads)  # [rows, C]
-            scores = scores.index_put((chosen.unsqueeze(1), cols.unsqueeze(0)), fresh.to(scores.dtype))
-        return scores
+            chosen_rows.append(chosen)
+            fresh.append(self.interaction.score_heads(relation[chosen], tail[chosen], heads))  # [rows, C]
+        chosen = torch.cat(chosen_rows)  # one write into the scores for every group
+        return scores.index_put((chosen.unsqueeze(1), cols.unsqueeze(0)), torch.cat(fresh).to(scores.dtype))
 
     # ------------------------------------------------------------------ the twins
     def twin_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,0 +1,83 @@
+"""Seconds per training step of the debiasing paper's five models in the fisher2020 preset, timed side by side
+(the paper's Table 3 ratios: KL 1.04x and KL + Attr. 1.31x of Basic).
+
+Each round takes the same batch of positives and the same pool of shared negatives for every model in turn,
+in a rotating order, and times one full step (scores, loss, extra terms, backward, optimizer step, and for
+Bose & Hamilton the discriminators' own steps). Interleaving keeps the ratios honest on a machine whose load
+changes: every model sees the same moments. Reports the median step and its ratio to Basic, and the seconds
+an epoch of FB15k-237 would take at that rate.
+
+    KGCORE_DATA_DIR=../shared/data python bench/fisher2020_speed.py --rounds 60
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from kgcore.data.datasets import DataSource
+from kgcore.models import build_model
+from kgcore.training.loop import TrainConfig, make_optimizer, seed_everything, set_learning_rate
+from kgcore.training.losses import ranking_loss
+from kgcore.training.presets import FISHER2020
+
+from reproduce_fisher2020 import MODELS, model_config
+
+
+def one_step(model, optimizers, pos: torch.Tensor, pool: torch.Tensor, config: TrainConfig) -> None:
+    """The training loop's shared-negatives step (``kgcore.training.loop.train``), without its bookkeeping."""
+    model.auxiliary_step(pos)
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    positives, negatives = model.score_against_pool(pos, pool)
+    loss = ranking_loss(positives, negatives, config)
+    for term in model.extra_loss(pos).values():
+        loss = loss + term
+    loss.backward()
+    for opt in optimizers:
+        opt.step()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", help="FB15k-237 folder (default: $KGCORE_DATA_DIR/fb15k-237, then the cache)")
+    parser.add_argument("--rounds", type=int, default=40, help="timed steps per model (after 3 warm-up steps)")
+    parser.add_argument("--dim", type=int, default=int(FISHER2020.model["dim"]))
+    args = parser.parse_args()
+    graph = DataSource(dataset="fb15k237", data_dir=args.data_dir).load()
+    config = TrainConfig(**{**FISHER2020.train, "epochs": 1})
+    seed_everything(0)
+    setups = {}
+    for name in MODELS:
+        model = build_model(model_config(name, args.dim), graph)
+        model.train()
+        optimizers = [opt for opt in make_optimizer(model, config.optimizer, config.lr) if opt is not None]
+        set_learning_rate(optimizers, config.lr)
+        setups[name] = (model, optimizers)
+    train = graph.splits["train"]
+    generator = torch.Generator().manual_seed(0)
+    times: dict[str, list[float]] = {name: [] for name in MODELS}
+    names = list(MODELS)
+    for round_ in range(args.rounds + 3):
+        pos = train[torch.randint(train.shape[0], (config.batch_size,), generator=generator)]
+        pool = torch.randint(graph.num_entities, (config.num_negatives,), generator=generator)
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            model, optimizers = setups[name]
+            started = time.perf_counter()
+            one_step(model, optimizers, pos, pool, config)
+            if round_ >= 3:
+                times[name].append(time.perf_counter() - started)
+    steps_per_epoch = -(-train.shape[0] // config.batch_size)
+    basic = statistics.median(times["basic"])
+    print(f"fisher2020 preset, d = {args.dim}, batch {config.batch_size}, {config.num_negatives} shared negatives; "
+          f"{args.rounds} interleaved steps per model; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'model':34s} {'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}")
+    for name, (_, _, label) in MODELS.items():
+        step = statistics.median(times[name])
+        print(f"{label:34s} {step * 1e3:8.1f} {step / basic:7.2f}x {step * steps_per_epoch:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
