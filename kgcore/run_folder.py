@@ -56,16 +56,17 @@ def write_manifest(folder: Path) -> dict:
 
 
 def _read_at(dir_fd: int, name: str) -> bytes | None:
+    """The bytes of the plain file ``name`` in the folder open as ``dir_fd`` (None when absent)."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
-    except IsADirectoryError as exc:
-        raise CheckpointError(f"{name} in the run folder is a folder, not a file; the run is damaged: "
-                              "retrain it.") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        is_folder = stat.S_ISDIR(os.fstat(fd).st_mode)
+        os.close(fd)
+        raise CheckpointError(f"{name} in the run folder is {'a folder' if is_folder else 'not a regular file'}; "
+                              "the run is damaged: retrain it.")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CheckpointError(f"{name} in the run folder is not a regular file; the run is damaged: retrain it.")
         return handle.read()
 
 
