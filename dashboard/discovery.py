@@ -156,6 +156,11 @@ def _record_layout() -> str:
 def _read_run(path: str, mtime: float, origin: str, layout: str) -> tuple[RunInfo | None, str | None]:
     """RunInfo of one folder from its config.json, or a problem message (kept on disk: reading a demo
     run's data options imports kgcore.demo, and with it torch)."""
+    from kgcore.run_folder import manifest_problem  # torch-free
+
+    problem = manifest_problem(Path(path))
+    if problem:
+        return None, f"{path}: skipped, {problem[0].lower()}{problem[1:]}"
     try:
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
         model, data = config["model"], config["data"]
@@ -178,7 +183,8 @@ def discover_runs() -> tuple[list[RunInfo], list[str]]:
                 continue
             seen.add(key)
             try:
-                mtime = max((folder / name).stat().st_mtime for name in ("config.json", "model.pt"))
+                mtime = max((folder / name).stat().st_mtime for name in ("config.json", "model.pt", "manifest.json")
+                            if name != "manifest.json" or (folder / name).exists())
             except OSError:
                 continue
             info, problem = _read_run(key, mtime, origin, _record_layout())

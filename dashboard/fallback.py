@@ -25,9 +25,12 @@ def train_fallback_demo_run() -> Path:
     from kgcore.training.loop import TrainConfig
     from kgcore.training.pipeline import train_and_save
 
+    from kgcore.errors import KGError
+    from kgcore.run_folder import manifest_problem
+
     out = runs_root() / "demo" / FALLBACK_RUN
     with _train_lock:
-        if (out / "config.json").exists():
+        if (out / "manifest.json").exists() and manifest_problem(out) is None:
             return out
         st.info("No pretrained demo models were found (they live in `assets/demo`, written by "
                 "`python -m kgcore demo --rebuild`). Training a small Basic model on the demo world once; "
@@ -40,7 +43,12 @@ def train_fallback_demo_run() -> Path:
             bar.progress(record.epoch / config.epochs,
                          text=f"Training a small model: epoch {record.epoch}/{config.epochs}, loss {record.loss:.3f}")
 
-        train_and_save(out, ModelConfig(model="transe", dim=FALLBACK_DIM), config, DataSource(dataset="demo"), graph,
-                       progress=False, on_epoch=on_epoch, splits=("test",))
+        try:  # the folder is the dashboard's own: whatever an interrupted attempt left there is replaced
+            train_and_save(out, ModelConfig(model="transe", dim=FALLBACK_DIM), config, DataSource(dataset="demo"),
+                           graph, progress=False, on_epoch=on_epoch, splits=("test",), overwrite=True)
+        except (KGError, OSError) as exc:
+            bar.empty()
+            raise KGError(f"No demo model could be trained and saved in {out.parent} ({exc}); set the KGCORE_RUNS "
+                          "environment variable to a folder you can write to and restart the dashboard.") from None
         bar.empty()
     return out

@@ -40,6 +40,7 @@ class TrainingJob:
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = field(default=None, repr=False)
+    lock: Any = field(default=None, repr=False)  # kgcore.run_folder.RunLock reserving ``out``
 
     @property
     def epochs(self) -> int:
@@ -54,13 +55,43 @@ class TrainingJob:
         self.cancel.set()
 
 
+def reserve(group: Path, wanted: str) -> tuple[str, Path, Any]:
+    """A run folder of its own for a new job: ``group/wanted``, or ``wanted-2``, ``wanted-3``... when that
+    name is taken or being written, locked for the job (``kgcore.run_folder.RunLock``) until it ends. A runs
+    folder that cannot be written is found here, before any training, and said in one sentence."""
+    from kgcore.run_folder import RunLock, check_writable
+
+    if group.name == "datasets":  # that name holds uploaded graphs, whose folder is never searched for runs
+        group = group.with_name("datasets-runs")
+    try:
+        check_writable(group / wanted)
+    except KGError as exc:
+        raise KGError(f"Trained models cannot be saved in {group.parent}: {exc} Set the KGCORE_RUNS environment "
+                      "variable to a folder you can write to and restart the dashboard.") from None
+    for attempt in range(1, 1000):
+        name = wanted if attempt == 1 else f"{wanted}-{attempt}"
+        folder = group / name
+        if folder.exists():
+            continue
+        try:
+            lock = RunLock(folder).acquire()
+        except KGError:
+            continue  # another job is writing it right now
+        if folder.exists():  # finished by another job between the check and the lock
+            lock.release()
+            continue
+        return name, folder, lock
+    raise KGError(f"Every name like {wanted} is taken in {group}; choose another run name.")
+
+
 def start(dataset_key: str, run_name: str, out: Path, model_config: Any, train_config: Any, data: Any,
-          graph: Any, without_sensitive: bool = False) -> TrainingJob:
+          graph: Any, without_sensitive: bool = False, lock: Any = None) -> TrainingJob:
     """Start training in a background thread and return the job (``without_sensitive``: evaluate without the
-    sensitive relations' triples)."""
+    sensitive relations' triples). ``lock``: the folder's reservation (``reserve``), released when the job
+    ends."""
     job = TrainingJob(id=uuid.uuid4().hex[:12], dataset_key=dataset_key, run_name=run_name, out=out,
                       model_config=model_config, train_config=train_config, data=data, graph=graph,
-                      without_sensitive=without_sensitive)
+                      without_sensitive=without_sensitive, lock=lock)
     job.thread = threading.Thread(target=_work, args=(job,), name=f"kgcore-train-{job.id}", daemon=True)
     with _jobs_lock:
         _jobs[job.id] = job
@@ -87,7 +118,8 @@ def _work(job: TrainingJob) -> None:
     try:
         trained = train_and_save(job.out, job.model_config, job.train_config, job.data, job.graph, progress=False,
                                  on_epoch=on_epoch, on_stage=on_stage, splits=("test",),
-                                 keep_cancelled=lambda: job.keep_partial, without_sensitive=job.without_sensitive)
+                                 keep_cancelled=lambda: job.keep_partial, without_sensitive=job.without_sensitive,
+                                 lock=job.lock)
         epochs = len(trained.result.history)
         if trained.path is None:
             job.status, job.message = "cancelled", f"Stopped after {epochs} of {job.epochs} epochs; nothing was saved."
@@ -99,8 +131,15 @@ def _work(job: TrainingJob) -> None:
                        + (f"; test MRR {test['mrr']:.3f}" if test else "") + ".")
     except KGError as exc:
         job.status, job.message = "failed", str(exc)
+    except OSError as exc:  # the disk filled up or the folder went away while saving
+        log.exception("training job %s could not save", job.id)
+        job.status, job.message = "failed", (f"The model could not be saved in {job.out.parent} "
+                                             f"({exc.strerror or exc}); free some space or make the folder "
+                                             "writable, then train it again.")
     except Exception as exc:  # noqa: BLE001 - reported on the page, details in the log
         log.exception("training job %s failed", job.id)
         job.status, job.message = "failed", f"Training failed: {type(exc).__name__}: {exc}"
     finally:
+        if job.lock is not None:
+            job.lock.release()
         job.finished = time.time()

@@ -11,8 +11,15 @@ from .errors import KGError
 COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``error:`` line that says where to look, like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m kgcore",
         description="Train knowledge graph embeddings (Basic, KL-debiased, Bose & Hamilton filters; TransE, "
                     "DistMult or ComplEx scores), evaluate link prediction, and measure social bias.",
@@ -34,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     except KGError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -236,6 +236,8 @@ def test_config_with_broken_graph_entry(trained, tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     del config["graph"]["num_entities"]
     (run / "config.json").write_text(json.dumps(config))
+    assert "config.json does not match the run's manifest" in cli_error(capsys, ["evaluate", str(run)])
+    (run / "manifest.json").unlink()  # a run written before manifests: config.json's own checks
     assert "num_entities" in cli_error(capsys, ["evaluate", str(run)])
 
 
@@ -260,8 +262,10 @@ def test_checkpoint_loaded_with_another_graph(trained, tmp_path, capsys):
     with pytest.raises(CheckpointError, match="other ids"):
         load_run(run, graph=KnowledgeGraph({"train": [(renamed[0], same.relations[0], renamed[1])]},
                                            entity_names=renamed, relation_names=same.relations))
-    # Through the CLI: the run's data folder now points at another graph.
+    # Through the CLI: the run's data folder now points at another graph (a hand-edited config.json, so
+    # without the manifest that would refuse the edit).
     copy = _copy_run(run, tmp_path)
+    (copy / "manifest.json").unlink()
     config = json.loads((copy / "config.json").read_text())
     config["data"]["data_dir"] = str(other)
     (copy / "config.json").write_text(json.dumps(config))

@@ -431,14 +431,20 @@ def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     broken.mkdir()
     (broken / "config.json").write_text("{ not json")
     (broken / "model.pt").write_bytes(b"")
-    # A run whose weights are damaged: listed (its config is fine), and an error message when used.
+    # A run whose weights no longer match its manifest: skipped, with the reason in the sidebar.
+    mixed = runs_dir / "mixed"
+    shutil.copytree(toy_world["paths"][0], mixed)
+    (mixed / "model.pt").write_bytes(b"not a checkpoint")
+    # A run from before manifests whose weights are damaged: listed (its config is fine), an error when used.
     damaged = runs_dir / "damaged"
     shutil.copytree(toy_world["paths"][0], damaged)
+    (damaged / "manifest.json").unlink()
     (damaged / "model.pt").write_bytes(b"not a checkpoint")
     shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any("broken" in c.value and "not a readable run folder" in c.value for c in at.sidebar.caption)
+    assert any("mixed" in c.value and "does not match the run's manifest" in c.value for c in at.sidebar.caption)
     at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
     at = _goto(at, "professions")
     assert not at.exception

@@ -400,6 +400,9 @@ def test_load_refuses_a_whitelist_that_resolves_differently(world, tmp_path):
     config = json.loads(config_path.read_text())
     config["model_state"]["whitelist_ids"] = [[0, 0]]
     config_path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="config.json does not match the run's manifest"):
+        load_run(tmp_path / "run", graph=graph)
+    (tmp_path / "run" / "manifest.json").unlink()  # without the manifest, the whitelist's own check
     with pytest.raises(CheckpointError, match="whitelist"):
         load_run(tmp_path / "run", graph=graph)
 

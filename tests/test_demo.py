@@ -325,6 +325,13 @@ def test_demo_rebuild_is_byte_identical(tmp_path, capsys):
     assert loaded.graph.name == "demo" and loaded.model.dim == 16
     state = torch.load(run_a / "model.pt", weights_only=True)
     assert torch.equal(loaded.model.entity.weight, state["entity.weight"])
+    # A rebuild over existing runs replaces them only when asked, and checks before training anything.
+    before = (run_a / "model.pt").read_bytes()
+    capsys.readouterr()
+    assert main(args + ["--out", str(tmp_path / "a"), "--train-seed", "1"]) == 2
+    assert "already holds a run" in capsys.readouterr().err and (run_a / "model.pt").read_bytes() == before
+    assert main(args + ["--out", str(tmp_path / "a"), "--train-seed", "1", "--overwrite"]) == 0
+    assert (run_a / "model.pt").read_bytes() != before and load_run(run_a).model.dim == 16
 
 
 def test_demo_rebuild_rejects_unknown_models(tmp_path, capsys):

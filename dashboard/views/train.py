@@ -2,7 +2,6 @@
 
 The live view uses Streamlit's own line charts: they update in place every second and a half, where a
 plotly figure would be redrawn from scratch."""
-import time
 
 import pandas as pd
 import streamlit as st
@@ -163,7 +162,7 @@ if graph is not None:
         with guard("the training settings"):
             from kgcore.data.datasets import DataSource
             from kgcore.errors import SpecError
-            from kgcore.models import ModelConfig
+            from kgcore.models import ModelConfig, check_model_config
             from kgcore.training.loop import TrainConfig
 
             entry = MODELS[model_name]
@@ -181,14 +180,12 @@ if graph is not None:
                                           "eval_every": int(validate_every), "patience": 10**6, "device": "cpu",
                                           "withheld_relations": list(withheld)})
             train_config.validate()
-            run_name = slug(name or default_name)
-            folder = runs_root() / slug(ctx.dataset.label) / run_name
-            if folder.exists():
-                run_name = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-                folder = folder.with_name(run_name)
+            check_model_config(model_config)
+            run_name, folder, reservation = jobs.reserve(runs_root() / slug(ctx.dataset.label),
+                                                         slug(name or default_name))
             data = DataSource.from_dict(ctx.dataset.data)
             started = jobs.start(ctx.dataset.key, run_name, folder, model_config, train_config, data, graph,
-                                 without_sensitive=bool(preset and preset.without_sensitive))
+                                 without_sensitive=bool(preset and preset.without_sensitive), lock=reservation)
             st.session_state["train_job"] = started.id
             st.rerun()
 

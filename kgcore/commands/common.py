@@ -9,9 +9,9 @@ from ..data.graph import UNSEEN_POLICIES
 from ..data.spec import BUILTIN_SPECS, DatasetSpec, parse_attribute_flag
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     group = parser.add_argument_group("data (a built-in dataset, or a folder of triples with a spec)")
-    source = group.add_mutually_exclusive_group(required=True)
+    source = group.add_mutually_exclusive_group(required=required)
     source.add_argument("--dataset", metavar="NAME",
                         help="built-in dataset: fb15k237 (from --data-dir, $KGCORE_DATA_DIR or the cache) "
                              "or demo (the synthetic demo world)")
@@ -40,6 +40,12 @@ def data_source_from_args(args: argparse.Namespace) -> DataSource:
     names = [a.name for a in attributes]
     if len(set(names)) != len(names):
         raise SpecError(f"Attribute names must be unique, got {', '.join(names)}.")
+    if not args.dataset and not args.data_dir:
+        raise SpecError("Name the data: --dataset NAME or --data-dir DIR.")
+    for attribute in attributes:
+        if args.target and attribute.relation == args.target:
+            raise SpecError(f"The attribute {attribute.name} and the target are the same relation ({args.target}); "
+                            "the target (e.g. profession) must be another relation than the sensitive attributes.")
     spec = None
     if args.spec:
         spec = BUILTIN_SPECS[args.spec]

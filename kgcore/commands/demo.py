@@ -26,7 +26,8 @@ from ..data.datasets import DataSource
 from ..demo import PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
 from ..errors import KGError
 from ..io import write_json, write_text
-from ..models import MODELS, ModelConfig
+from ..models import MODELS, ModelConfig, check_model_config
+from ..runs import check_run_destination
 from ..training.loop import TrainConfig
 from ..training.pipeline import train_and_save
 from ..training.presets import FISHER2020
@@ -91,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--train-seed", type=int, default=0, help="seed of initialisation and batching")
     runs.add_argument("--threads", type=int, default=1,
                       help="CPU threads while training (fixed so that reruns give the same bytes)")
+    runs.add_argument("--overwrite", action="store_true", help="replace demo runs already in DIR")
     runs.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
@@ -112,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
         raise KGError(f"--threads must be at least 1 (got {args.threads}).")
     train_config = demo_train_config(args.epochs, args.train_seed, args.batch_size, args.lr)
     train_config.validate()
+    for name in models:  # every destination and setting checked before the first model trains
+        check_model_config(demo_model_config(name, args.dim))
+        check_run_destination(Path(args.out) / name, args.overwrite)
     manifest = rebuild(Path(args.out), config, models, train_config, dim=args.dim, threads=args.threads,
-                       progress=not args.quiet)
+                       progress=not args.quiet, overwrite=args.overwrite)
     print(json.dumps({k: manifest[k] for k in ("out", "world", "trained", "bias_tables")}, indent=2))
     return 0
 
@@ -137,9 +142,10 @@ def deterministic_torch(threads: int) -> Iterator[None]:
 
 
 def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config: TrainConfig,
-            dim: int = DEMO_DIM, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+            dim: int = DEMO_DIM, threads: int = 1, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Train each model in ``models`` on the demo world and write ``out/<model>/`` run folders
-    with bias tables, and ``out/manifest.json``. Returns the manifest."""
+    with bias tables (part of each run, in its manifest), and ``out/manifest.json``; existing runs are
+    replaced only with ``overwrite``. Returns the manifest."""
     source = DataSource(dataset="demo", options=config.to_dict())
     graph = source.load()
     manifest: dict[str, Any] = {
@@ -148,12 +154,14 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
         "torch": torch.__version__, "trained": [], "bias_tables": {}, "runs": {},
     }
     for name in models:
+        written: list = []
         with deterministic_torch(threads):
             trained = train_and_save(out / name, demo_model_config(name, dim), train_config, source, graph,
-                                     progress=progress, splits=("test",), overwrite=True,
-                                     without_sensitive=DEMO_PRESET.without_sensitive)
+                                     progress=progress, splits=("test",), overwrite=overwrite,
+                                     without_sensitive=DEMO_PRESET.without_sensitive,
+                                     add_files=lambda *made: written.append(write_bias_tables(*made)))
         model, result, path = trained.model, trained.result, trained.path
-        tables, top = write_bias_tables(model, graph, path)
+        tables, top = written[0]
         manifest["trained"].append(name)
         manifest["bias_tables"][name] = tables
         manifest["runs"][name] = {"path": str(path), "train_seconds": trained.metrics["train_seconds"],

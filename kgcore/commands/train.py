@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..data.datasets import DataSource
 from ..errors import SpecError
 from ..models import INTERACTIONS, MODELS, ModelConfig
 from ..models.interactions import DEFAULT_INTERACTION
-from ..training.pipeline import train_and_save
+from ..training.pipeline import resume_training, train_and_save
 from ..training.presets import PRESETS
 from ..training.losses import LOSSES
 from ..training.loop import NEGATIVE_MODES, OPTIMIZERS, TrainConfig
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "config.json, metrics.json, history.csv, model.pt and the id maps. Filtered valid/test metrics "
                     "are computed at the end.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_data_arguments(parser)
+    add_data_arguments(parser, required=False)
     parser.add_argument("--preset", choices=list(PRESETS), metavar="NAME",
                         help="start from a paper's setting; flags given beside it override it. "
                              + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
@@ -65,14 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--patience", type=int, default=3, help="validation checks without improvement before stopping")
     opt.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     out = parser.add_argument_group("output")
-    out.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    out.add_argument("--out", metavar="RUN_DIR", help="run folder to write (required unless --resume)")
     out.add_argument("--overwrite", action="store_true", help="replace a run already in RUN_DIR")
+    out.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue the interrupted training in RUN_DIR from its last epoch, with the settings it "
+                          "was started with (no other flag is needed)")
     out.add_argument("--no-test", action="store_true", help="skip the final filtered test evaluation")
     out.add_argument("--without-sensitive", action="store_true",
                      help="evaluate without the sensitive relations' triples in valid and test (the debiasing "
                           "paper's '(filtered)' datasets)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(handler=run, reparse=lambda args, argv: _with_preset(parser, args, argv))
+    parser.set_defaults(handler=run, reparse=lambda args, argv: _checked(parser, _with_preset(parser, args, argv)))
+
+
+def _checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments required unless ``--resume``: a usage error (exit 2) when missing."""
+    if not args.resume:
+        if not args.out:
+            parser.error("the following arguments are required: --out (or --resume RUN_DIR)")
+        if not (args.dataset or args.data_dir):
+            parser.error("one of the arguments --dataset --data-dir is required (or --resume RUN_DIR)")
+    return args
 
 
 PRESET_FLAGS = {"interaction": "interaction", "dim": "dim", "loss": "loss", "negative_mode": "negative_mode",
@@ -137,18 +151,24 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    source: DataSource = data_source_from_args(args)
-    model_config = model_config_from_args(args)
-    train_config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
-        margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
-        filtered_negatives=args.filtered_negatives,
-        adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
-        patience=args.patience, device=args.device, withheld_relations=args.withhold, warmup_epochs=args.warmup_epochs,
-    )
-    splits = ("valid",) if args.no_test else ("valid", "test")
-    trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet, splits=splits,
-                             without_sensitive=args.without_sensitive, overwrite=args.overwrite)
+    if args.resume:
+        if args.out and Path(args.out).absolute() != Path(args.resume).absolute():
+            raise SpecError("--resume continues the training in its own folder; leave --out out.")
+        trained = resume_training(args.resume, progress=not args.quiet)
+    else:
+        source: DataSource = data_source_from_args(args)
+        model_config = model_config_from_args(args)
+        train_config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
+            margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
+            filtered_negatives=args.filtered_negatives,
+            adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
+            patience=args.patience, device=args.device, withheld_relations=args.withhold,
+            warmup_epochs=args.warmup_epochs,
+        )
+        splits = ("valid",) if args.no_test else ("valid", "test")
+        trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet,
+                                 splits=splits, without_sensitive=args.without_sensitive, overwrite=args.overwrite)
     metrics = trained.metrics
     summary = {"run": str(trained.path), "seconds_per_epoch": trained.result.seconds_per_epoch,
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}

@@ -316,6 +316,9 @@ def load_labels(path: str | os.PathLike) -> dict[str, str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"Labels file {path} not found.")
+    from .triples import check_regular_file
+
+    check_regular_file(path, "a labels file (id<TAB>label per line, or JSON)")
     try:
         if path.suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))

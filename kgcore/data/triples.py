@@ -11,11 +11,19 @@ from ..errors import DataError
 Triple = tuple[str, str, str]
 
 
-def read_bytes(path: Path) -> bytes:
+def check_regular_file(path: Path, what: str = "a triples file (head<TAB>relation<TAB>tail per line)") -> None:
+    """``path`` is a plain file: not missing, not a folder, and not a FIFO, socket or device, which would
+    block a read forever or never end."""
     if not path.exists():
         raise DataError(f"{path}: file not found.")
     if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a triples file (head<TAB>relation<TAB>tail per line).")
+        raise DataError(f"{path}: is a folder, expected {what}.")
+    if not path.is_file():
+        raise DataError(f"{path}: is not a regular file (a pipe, socket or device); give {what} saved on disk.")
+
+
+def read_bytes(path: Path) -> bytes:
+    check_regular_file(path)
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:

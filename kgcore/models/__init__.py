@@ -7,7 +7,7 @@
 """
 from .base import KGEModel, ModelConfig
 from .interactions import INTERACTIONS, Interaction, build_interaction
-from .registry import MODELS, ModelEntry, build_model, model_entry
+from .registry import MODELS, ModelEntry, build_model, check_model_config, model_entry
 
 __all__ = ["INTERACTIONS", "MODELS", "Interaction", "KGEModel", "ModelConfig", "ModelEntry", "build_interaction",
-           "build_model", "model_entry"]
+           "build_model", "check_model_config", "model_entry"]

@@ -65,7 +65,28 @@ def build_options(options: type, values: dict[str, Any], model: str) -> Any:
     if unknown:
         raise SpecError(f"Unknown option(s) for the {model} model: {', '.join(unknown)}; "
                         f"known: {', '.join(known) or 'none'}.")
-    return options(**values)
+    built = options(**values)
+    check_numbers(built, model)
+    return built
+
+
+MAX_OPTION_COUNT = 10**6
+
+
+def check_numbers(options: Any, model: str) -> None:
+    """Every number among a model's options finite, and every whole-number option from 1 to a million
+    (steps, counts): a NaN weight or a negative count would train silently into nonsense."""
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            continue
+        if isinstance(f.default, int) and not isinstance(f.default, bool) and \
+                (not isinstance(value, int) or not 1 <= value <= MAX_OPTION_COUNT):
+            raise SpecError(f"{flag} of the {model} model must be a whole number from 1 to {MAX_OPTION_COUNT} "
+                            f"(got {value!r}).")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(f"{flag} of the {model} model must be a finite number (got {value}).")
 
 
 def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:

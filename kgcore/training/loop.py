@@ -15,14 +15,16 @@ import torch
 from tqdm.auto import tqdm
 
 from . import fused
+from .checkpoint import (restore_optimizers, restore_random_states, save_training_state, training_state)
+from .divergence import check_training_finite
 from ..errors import KGError
 from .evaluate import evaluate
-from ..io import save_state_dict
 from ..data.graph import KnowledgeGraph
 from .optimizers import DenseAdam, RowOptimizer, torch_optimizer
 from ..models.embedding import RowEmbedding
 from .losses import LOSSES, ranking_loss
 from .sampling import NegativeSampler, TripleSet
+from .settings import check_train_settings
 
 if TYPE_CHECKING:
     from ..models import KGEModel
@@ -68,21 +70,8 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            raise KGError(f"Unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise KGError(f"Unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-        if self.negative_mode not in NEGATIVE_MODES:
-            raise KGError(f"Unknown negative mode {self.negative_mode!r}; choose one of {', '.join(NEGATIVE_MODES)}.")
-        if self.negative_mode == "shared" and self.filtered_negatives:
-            raise KGError("Filtered negatives are only supported with negative_mode='corrupt'.")
-        for name in ("epochs", "batch_size", "num_negatives"):
-            if getattr(self, name) < 1:
-                raise KGError(f"{name} must be at least 1 (got {getattr(self, name)}).")
-        if not self.lr > 0:
-            raise KGError(f"Learning rate must be positive (got {self.lr}).")
-        if not self.warmup_epochs >= 0:
-            raise KGError(f"warmup_epochs must be zero or positive (got {self.warmup_epochs}).")
+        """Every setting within its range (``kgcore.training.settings``); a ``KGError`` names the first that is not."""
+        check_train_settings(self, LOSSES, OPTIMIZERS, NEGATIVE_MODES)
 
 
 @dataclass
@@ -168,13 +157,15 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], bool | None] | None = None,
     checkpoint_path: str | Path | None = None,
+    resume_state: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``graph.splits['train']`` (less ``config.withheld_relations``) in place.
 
     ``on_epoch`` is called after every epoch; returning False cancels training (the dashboard's stop
     button). With ``eval_every`` > 0 the model with the best validation MRR is restored at the end.
-    ``checkpoint_path`` receives the best model so far (or the latest, without validation) after each
-    epoch, written atomically, so an interrupted run keeps its progress.
+    ``checkpoint_path`` receives the training's whole state after each epoch (``kgcore.training.checkpoint``),
+    written atomically; ``resume_state``, such a state loaded back, continues that training from the epoch
+    after it, reaching the weights an uninterrupted training would.
     """
     config.validate()
     if model.interaction.reciprocal and config.negative_mode != "shared":
@@ -200,8 +191,18 @@ def train(
     stopped_early = cancelled = False
     n = train_triples.shape[0]
     warmup_steps = round(config.warmup_epochs * math.ceil(n / config.batch_size))
-    step = 0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", unit="epoch", disable=not progress)
+    step, first_epoch = 0, 1
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        restore_optimizers(optimizers, resume_state["optimizers"], Path(checkpoint_path or "checkpoint"))
+        restore_random_states(resume_state["random"], generator)
+        history = [EpochRecord(**record) for record in resume_state["history"]]
+        best = resume_state["best"]
+        best_mrr, best_epoch, best_state = best["mrr"], best["epoch"], best["state"]
+        checks_without_improvement = best["checks"]
+        step, first_epoch = resume_state["step"], resume_state["epoch"] + 1
+    bar = tqdm(range(first_epoch, config.epochs + 1), desc=f"train {model.name}", unit="epoch",
+               disable=not progress)
     for epoch in bar:
         model.train()
         start = time.perf_counter()
@@ -253,6 +254,7 @@ def train(
             seconds=time.perf_counter() - start,
             extras={k: v / batches for k, v in extras_sum.items()},
         )
+        check_training_finite(record.loss, model, epoch, config)
         if do_validate and (epoch % config.eval_every == 0 or epoch == config.epochs):
             metrics = evaluate(model, graph, split="valid", max_triples=config.eval_max_triples,
                                seed=config.seed, progress=False)
@@ -264,8 +266,10 @@ def train(
             else:
                 checks_without_improvement += 1
         history.append(record)
-        if checkpoint_path is not None and (best_state is None or best_epoch == epoch):
-            save_state_dict(checkpoint_path, best_state if best_state is not None else model.state_dict())
+        if checkpoint_path is not None:
+            best = {"mrr": best_mrr, "epoch": best_epoch, "state": best_state, "checks": checks_without_improvement}
+            save_training_state(checkpoint_path, training_state(model, optimizers, generator, epoch, step, history,
+                                                                best))
         bar.set_postfix(loss=f"{record.loss:.4f}", **({"valid_mrr": f"{record.valid_mrr:.3f}"}
                                                        if record.valid_mrr is not None else {}))
         if on_epoch is not None and on_epoch(record) is False:

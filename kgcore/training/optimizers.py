@@ -81,6 +81,45 @@ class RowOptimizer:
         for table in self.tables:
             table.pending.clear()
 
+    def slots(self) -> tuple[str, ...]:
+        return {"adam": ("m", "v"), "adagrad": ("sum",), "sgd": ()}[self.kind]
+
+    def state_dict(self) -> dict:
+        """Step count and each table's moments (``m``, ``v`` or ``sum``, [rows, dim]), whichever path kept
+        them, so a training resumed from it takes the very same steps."""
+        tables = []
+        for table in self.tables:
+            key, dim = id(table), table.weight.shape[1]
+            if key in self.fast_state:
+                tables.append({slot: torch.from_numpy(self.fast_state[key][slot].copy()) for slot in self.slots()})
+            elif key in self.state:
+                parts = self.state[key].split(dim, dim=1)
+                tables.append({slot: part.clone() for slot, part in zip(self.slots(), parts)})
+            else:
+                tables.append({})
+        return {"kind": self.kind, "steps": self.steps, "tables": tables}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("kind") != self.kind or len(state.get("tables", ())) != len(self.tables):
+            raise ValueError("the saved optimizer state is of another optimizer or model")
+        self.steps = int(state["steps"])
+        self.state.clear()
+        self.fast_state.clear()
+        for table, saved in zip(self.tables, state["tables"]):
+            if not saved:
+                continue
+            n, d = table.weight.shape
+            if any(tuple(saved[slot].shape) != (n, d) for slot in self.slots()):
+                raise ValueError("the saved optimizer state does not fit the model's tables")
+            if self._fast_path(table):
+                fast = {"acc": np.zeros((n, d), np.float32), "flags": np.zeros(n, np.uint8),
+                        "touched": np.zeros(n, np.int64)}
+                fast.update({slot: saved[slot].to(torch.float32).numpy().copy() for slot in self.slots()})
+                self.fast_state[id(table)] = fast
+            elif self.slots():
+                self.state[id(table)] = torch.cat([saved[slot] for slot in self.slots()], dim=1).to(
+                    dtype=table.weight.dtype, device=table.weight.device)
+
     @torch.no_grad()
     def step(self) -> None:
         self.steps += 1
@@ -152,6 +191,16 @@ class DenseAdam:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.params:
             param.grad = None
+
+    def state_dict(self) -> dict:
+        return {"steps": list(self.steps),
+                "state": [None if s is None else torch.from_numpy(s.copy()) for s in self.state]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["steps"]) != len(self.params):
+            raise ValueError("the saved optimizer state is of another model")
+        self.steps = [int(n) for n in state["steps"]]
+        self.state = [None if s is None else s.numpy().copy() for s in state["state"]]
 
     @torch.no_grad()
     def step(self) -> None:
