@@ -115,7 +115,7 @@ def shift_figure(path: pd.DataFrame, values: pd.DataFrame, professions: pd.DataF
                                    dict(label="❚❚ Pause", method="animate",
                                         args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                                            transition=dict(duration=0))])])],
-        sliders=[dict(active=0, x=0.16, y=1.16, len=0.44, xanchor="left", yanchor="bottom", pad=dict(t=0, b=0),
+        sliders=[dict(active=0, x=0.2, y=1.16, len=0.4, xanchor="left", yanchor="bottom", pad=dict(t=0, b=0),
                       currentvalue=dict(prefix="step ", font=dict(size=12), offset=4),
                       steps=[dict(label=str(step), method="animate",
                                   args=[[str(step)], dict(mode="immediate", frame=dict(duration=0, redraw=True),

@@ -80,11 +80,10 @@ table = table[[c for c in ("model", "run", "MRR", "Hits@10", "bias", "bias 95% i
                            "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "classifier accuracy",
                            "always-majority rate", "seconds per epoch") if c in table]]
 st.subheader("The table")
-table.insert(0, "run ", [f"{m} · {r}" if len(set(table["model"])) < len(table) else m
-                         for m, r in zip(table["model"], table["run"])])
-main = [c for c in ("run ", "MRR", "bias", "leakage ROC-AUC", "seconds per epoch") if c in table]
+table["model"] = [f"{m} · {r}" if len(set(table["model"])) < len(table) else m
+                  for m, r in zip(table["model"], table["run"])]
+main = [c for c in ("model", "MRR", "bias", "leakage ROC-AUC", "seconds per epoch") if c in table]
 st.dataframe(table[main], hide_index=True, width="stretch", column_config={
-    "run ": st.column_config.TextColumn("model"),
     "MRR": st.column_config.NumberColumn(
         "fills in missing facts", format="%.3f",
         help="Higher is better. Technically: filtered mean reciprocal rank (MRR) on the test triples: for each "
@@ -102,7 +101,7 @@ st.dataframe(table[main], hide_index=True, width="stretch", column_config={
         "seconds per epoch", format="%.2f",
         help="Training time for one pass over the training facts, on the machine that trained it."),
 })
-details = table.drop(columns=["run "]).set_index(table["run "]).T
+details = table.drop(columns=["model"]).set_index(table["model"]).T
 details.index.name = "measure"
 with st.expander("All numbers (technical names)"):
     st.dataframe(details.map(lambda v: _fmt(v) if isinstance(v, float) else str(v)), width="stretch")
