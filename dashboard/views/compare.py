@@ -89,7 +89,7 @@ st.dataframe(table[main], hide_index=True, width="stretch", column_config={
         help="Higher is better. Technically: filtered mean reciprocal rank (MRR) on the test triples: for each "
              "held-out fact, 1 / the rank the model gives the true answer among all entities, averaged."),
     "bias": st.column_config.NumberColumn(
-        f"links jobs with {attribute}", format="%.2f",
+        f"links jobs with {attribute}" + (f" ({unit})" if unit else ""), format="%.2f",
         help="Lower is more neutral. Technically: mean |B| over values and professions" + (f", shown {unit}" if unit
              else "") + ", where B is the mean change of a profession's score when a person's vector is nudged "
              f"towards a value of {attribute} (Fisher et al., 2020)."),

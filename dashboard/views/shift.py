@@ -67,7 +67,8 @@ with guard("the embedding shift"):
                   f"has also reached the {target} side.")
     st.caption(f"**{info['label']}** is recorded as *{held}* for {attribute}"
                + (f" and holds: {info['professions']}." if info.get("professions") else ".")
-               + f" {frames} frames, each one changes the position or the ranking. {ending}"
+               + f" Red bars: professions they hold in the graph. {frames} frames, each one changes the position or "
+                 f"the ranking. {ending}"
                + (" Gender is recorded as binary in these data." if attribute == "gender" else ""))
 
     with st.expander("How to read the map, and settings"):
