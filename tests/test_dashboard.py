@@ -240,11 +240,12 @@ def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     result = measure_bias(run.model, run.graph, "gender")
     male, female = at.dataframe[0].value, at.dataframe[1].value
     assert female["label"].tolist() == bias_table(result, "female", top=20, min_support=10)["label"].tolist()
-    # Every profession of the toy graph has at least 10 people; each is listed on the side the model links it to.
-    assert len(female) + len(male) == 8 and not set(female["label"]) & set(male["label"])
+    # Every profession of the toy graph has at least 10 people; each is listed on the side the model links it to
+    # (on one side at most: moving towards either value may lower a profession's score, then it is on neither).
+    assert len(female) + len(male) <= 8 and not set(female["label"]) & set(male["label"])
     # In the data, nurse and model are the most female professions and director the most male.
     assert dict(zip(female["label"], female["share_female"]))["nurse"] > 0.8
-    assert dict(zip(male["label"], male["share_male"]))["director"] > 0.8
+    assert result.frame.set_index("label").loc["director", "share_female"] < 0.2
 
     at = _goto(at, "shift")
     _clean(at)
@@ -459,3 +460,15 @@ def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     at = _goto(at, "professions")
     assert not at.exception
     assert any("model.pt" in e.value and "corrupted" in e.value for e in at.error)
+
+
+def test_a_run_stopped_early_is_named_after_the_epochs_it_trained():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "dashboard"))
+    from jobs import name_for_epochs
+
+    assert name_for_epochs("kl-64d-200ep", 200, 5) == "kl-64d-5ep"
+    assert name_for_epochs("transe-transe-l1-32d-30ep-withheld", 30, 7) == "transe-transe-l1-32d-7ep-withheld"
+    assert name_for_epochs("my-run", 200, 5) == "my-run"  # a name the user chose stays
+    assert name_for_epochs("kl-64d-200ep", 200, 200) == "kl-64d-200ep"
