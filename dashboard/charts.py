@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 if TYPE_CHECKING:  # imported where used: the Overview's first chart needs neither
     import pandas as pd
 
-from colours import INK, MISSING, NEUTRAL, value_colours
+from kgcore.colours import INK, MISSING, NEUTRAL, value_colours
 
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
 

@@ -48,7 +48,7 @@ def train_choices(installed: Iterable[str]) -> list[str]:
 def run_colour_map(runs) -> dict[str, str]:
     """Colour of each run (``RunInfo``), keyed by its ``short`` label (the charts' legend names) and by its
     path: its model's colour, lighter shades for further runs of the same model (colours.run_colours)."""
-    from colours import run_colours
+    from kgcore.colours import run_colours
 
     ordered = sorted(runs, key=lambda r: (model_order(r.model), r.origin != "pretrained", r.name))
     by_path = run_colours([(r.path, r.model, model_colour(r.model)) for r in ordered])

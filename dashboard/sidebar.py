@@ -100,7 +100,7 @@ def _colour_key(runs: list[RunInfo]) -> None:
     """Each selected run in full, with the colour every chart gives it (the chips above may be cut)."""
     import html
 
-    from colours import swatch
+    from kgcore.colours import swatch
     from model_info import run_colour_map
 
     colours = run_colour_map(runs)

@@ -3,9 +3,6 @@ question, a step size that carries the person from one value to the other, and f
 something; plus the dashboard's label layout and colour language, which draw it."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,13 +11,11 @@ from kgcore.analysis.people import unique_value_labels
 from kgcore.analysis.plane import (attribute_plane, changing_steps, most_swapped_person, plane_basis,
                                    project_onto_plane, travel_step_size, value_anchors)
 from kgcore.analysis.trajectory import person_trajectory
+from kgcore.colours import FIXED_VALUES, run_colours, value_colours
 from kgcore.errors import KGError
+from kgcore.figures.labels import callouts, overlapping
 
 from .factories import trained_model
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-from colours import FIXED_VALUES, value_colours, run_colours  # noqa: E402
-from labels import callouts, overlapping  # noqa: E402
 
 
 def test_plane_basis_is_orthonormal_and_keeps_the_attribute_direction():

@@ -97,7 +97,7 @@ def _side_by_side(original: pd.DataFrame, flipped: pd.DataFrame, flipped_name: s
     return table.style.apply(colour, axis=0).format({"p1": "{:.0f}%", "p2": "{:.0f}%"})
 
 
-from colours import swatch  # noqa: E402
+from kgcore.colours import swatch  # noqa: E402
 from model_info import run_colour_map  # noqa: E402
 
 st.caption("Each column is one model. Highlighted: professions in only one of the two lists (red: left the list "

@@ -7,7 +7,7 @@ import streamlit as st
 import charts
 import results
 import sidebar
-from colours import value_colours
+from kgcore.colours import value_colours
 from display import display_scale
 from model_info import run_colour_map
 from messages import guard

@@ -4,7 +4,7 @@ import streamlit as st
 import charts
 import results
 import sidebar
-from colours import value_colours
+from kgcore.colours import value_colours
 from discovery import slug
 from display import display_scale
 from messages import guard

@@ -6,10 +6,10 @@ import streamlit as st
 
 import results
 import sidebar
-from colours import value_colours
+from kgcore.colours import value_colours
 from messages import guard
 from display import example_person
-from shift_chart import shift_figure
+from kgcore.figures.shift import shift_figure
 
 ctx = sidebar.context()
 st.title("Embedding shift")

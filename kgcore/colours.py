@@ -1,4 +1,5 @@
-"""The dashboard's one colour language (no kgcore import: charts, pages and the sidebar all read it).
+"""The one colour language of kgcore's pictures: the dashboard's charts, pages and sidebar and the hand-out
+report all read it (plain Python, no torch: the dashboard's first chart imports it cheaply).
 
 - Attribute values are coloured by *value*, never by position: "female" and "male" have fixed colours,
   every other value gets a colour from a stable hash of its label into ``VALUE_PALETTE`` (collisions within

@@ -1,14 +1,14 @@
 """The embedding-shift figure: one person moving in the attribute plane (kgcore.analysis.plane) on the left,
 the professions the model ranks highest for them on the right, animated in the browser with plotly frames
-(Play and the slider run without a rerun of the page). Drawing only."""
+(Play and the slider run in the browser: no rerun of a dashboard page, and it works in a saved HTML file)."""
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from colours import HELD, INK, MARK, MISSING, NEUTRAL
-from labels import callouts
+from ..colours import HELD, INK, MARK, MISSING, NEUTRAL
+from .labels import callouts
 
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
 HEIGHT = 520
