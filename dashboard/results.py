@@ -220,3 +220,11 @@ def _graph_summary(data_json: str, fingerprint: str) -> dict[str, Any]:
     summary["target"] = graph.spec.target
     summary["target_name"] = graph.spec.target_name
     return summary
+
+
+@st.cache_data(show_spinner="Writing the hand-out…", max_entries=8)
+def hand_out(runs: tuple[RunInfo, ...], attribute: str) -> bytes:
+    """kgcore.report.report_html for the selected runs: one offline HTML file."""
+    from kgcore.report import report_html
+
+    return report_html([load_run(run) for run in runs], attribute=attribute).encode("utf-8")

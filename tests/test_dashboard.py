@@ -175,6 +175,10 @@ def test_every_page_on_the_builtin_default(runs_dir):
 
     facts = facts_probe(load_run(selected[0]).graph, "gender")
     assert any(f"reaches **{facts['roc_auc']:.2f}**" in m.value for m in at.markdown)
+    # The hand-out: kgcore.report for the selected runs, offered as a download.
+    at.button(key="compare_prepare_report").click().run()
+    _clean(at)
+    assert "Download the hand-out (HTML)" in [b.label for b in at.get("download_button")]
 
     # Ask the model: the two top-10 lists are kgcore.analysis.whatif's answer for the picked person.
     at = _goto(at, "ask")

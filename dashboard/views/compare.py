@@ -174,3 +174,12 @@ if probes:
                         "categories, professions recorded mostly for one group), a model that keeps those facts "
                         "predictable can be expected to keep the attribute readable; below the line, the probe reads "
                         "less from the model's vectors than from the people's other facts.")
+
+st.subheader("A hand-out")
+st.caption("One HTML file for people without the dashboard: the table above, each model's top-20 lists with the "
+           "graph's counts, and the embedding shift of the most telling person. It works offline.")
+if st.button("Prepare the hand-out", icon=":material/description:", key="compare_prepare_report"):
+    with guard("the hand-out"):
+        st.download_button("Download the hand-out (HTML)", results.hand_out(tuple(runs), attribute),
+                           file_name=f"kgcore-report-{attribute}.html", mime="text/html",
+                           icon=":material/download:", key="compare_report")
