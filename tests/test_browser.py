@@ -37,9 +37,9 @@ def _require_browser():
     if not CHROMIUM.exists():
         missing = f"{CHROMIUM} not found (Debian: apt-get install chromium)"
     else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("playwright") is None:
             missing = "the playwright package is not installed (pip install playwright)"
     if missing:
         if os.environ.get("CI") == "true":
