@@ -100,15 +100,6 @@ def run_metrics(run: RunInfo) -> dict[str, Any]:
     return dict(load_run(run).metrics or {})
 
 
-@st.cache_data(show_spinner="Moving the person step by step…", max_entries=64)
-def trajectory(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, top: int = 10):
-    from kgcore.analysis.trajectory import person_trajectory
-
-    loaded = load_run(run)
-    return person_trajectory(loaded.model, loaded.graph, person, attribute=attribute, value=value, steps=steps,
-                             step_size=step_size, top=top)
-
-
 def shift_person(run: RunInfo, attribute: str) -> str | None:
     """kgcore.analysis.plane.most_swapped_person: the person whose top professions change most when moved
     to the other value (the shift page's first example), computed once per run (kept on disk)."""
