@@ -104,6 +104,25 @@ def get(job_id: str | None) -> TrainingJob | None:
         return _jobs.get(job_id) if job_id else None
 
 
+def name_for_epochs(name: str, planned: int, done: int) -> str:
+    """A run name that says ``{planned}ep`` (the page's default names) rewritten to the epochs actually
+    trained; other names are left as the user wrote them."""
+    import re
+
+    if planned == done:
+        return name
+    return re.sub(rf"(^|-){planned}ep(?=$|-)", rf"\g<1>{done}ep", name, count=1)
+
+
+def _rename_partial(job: TrainingJob, done: int) -> None:
+    """A run stopped early and kept is renamed after the epochs it trained (when its name said otherwise)."""
+    name = name_for_epochs(job.run_name, job.epochs, done)
+    target = job.out.with_name(name)
+    if name != job.run_name and not target.exists():
+        job.out = job.out.rename(target)
+        job.run_name = name
+
+
 def _work(job: TrainingJob) -> None:
     from kgcore.training.pipeline import train_and_save
 
@@ -124,6 +143,8 @@ def _work(job: TrainingJob) -> None:
         if trained.path is None:
             job.status, job.message = "cancelled", f"Stopped after {epochs} of {job.epochs} epochs; nothing was saved."
             return
+        if trained.result.cancelled:
+            _rename_partial(job, epochs)
         job.status = "done"
         test = trained.metrics.get("test")
         job.message = (f"Saved {job.run_name} after {epochs} epochs"

@@ -43,3 +43,13 @@ def described_models() -> list[str]:
 def train_choices(installed: Iterable[str]) -> list[str]:
     """``installed`` models in the registry's order."""
     return sorted(installed, key=model_order)
+
+
+def run_colour_map(runs) -> dict[str, str]:
+    """Colour of each run (``RunInfo``), keyed by its ``short`` label (the charts' legend names) and by its
+    path: its model's colour, lighter shades for further runs of the same model (colours.run_colours)."""
+    from kgcore.colours import run_colours
+
+    ordered = sorted(runs, key=lambda r: (model_order(r.model), r.origin != "pretrained", r.name))
+    by_path = run_colours([(r.path, r.model, model_colour(r.model)) for r in ordered])
+    return by_path | {r.short: by_path[r.path] for r in ordered}

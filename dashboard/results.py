@@ -100,31 +100,35 @@ def run_metrics(run: RunInfo) -> dict[str, Any]:
     return dict(load_run(run).metrics or {})
 
 
+def shift_person(run: RunInfo, attribute: str) -> str | None:
+    """kgcore.analysis.plane.most_swapped_person: the person whose top professions change most when moved
+    to the other value (the shift page's first example), computed once per run (kept on disk)."""
+    return _shift_person(run, attribute, science())
+
+
+@st.cache_data(show_spinner="Finding a telling example person…", max_entries=64, persist="disk")
+def _shift_person(run: RunInfo, attribute: str, code: str) -> str | None:
+    from kgcore.analysis.plane import most_swapped_person
+
+    loaded = load_run(run)
+    return most_swapped_person(loaded.model, loaded.graph, attribute)
+
+
 @st.cache_data(show_spinner="Moving the person step by step…", max_entries=64)
-def trajectory(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, top: int = 10):
+def shift_plane(run: RunInfo, person: str, attribute: str, held: str, value: str, steps: int):
+    """The person's trajectory from ``held`` to ``value`` with kgcore.analysis.plane's step size, placed in
+    the attribute plane: (AttributePlane, step size)."""
+    from kgcore.analysis.people import unique_value_labels
+    from kgcore.analysis.plane import attribute_plane, travel_step_size
     from kgcore.analysis.trajectory import person_trajectory
 
     loaded = load_run(run)
-    return person_trajectory(loaded.model, loaded.graph, person, attribute=attribute, value=value, steps=steps,
-                             step_size=step_size, top=top)
-
-
-@st.cache_resource(show_spinner="Fitting the 2-D map once (UMAP takes a while the first time)…", max_entries=16)
-def scene_projection(run: RunInfo, attribute: str, method: str):
-    from kgcore.analysis.projection import fit_scene_projection
-
-    loaded = load_run(run)
-    return fit_scene_projection(loaded.model, loaded.graph, attribute, method=method)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def shift_scene(run: RunInfo, person: str, attribute: str, value: str, steps: int, step_size: float, method: str):
-    from kgcore.analysis.projection import shift_scene as kg_shift_scene
-
-    loaded = load_run(run)
-    scene = kg_shift_scene(loaded.model, loaded.graph, trajectory(run, person, attribute, value, steps, step_size),
-                           scene_projection(run, attribute, method))
-    return scene.backdrop, scene.path  # the fitted map itself stays in the resource cache
+    labels = unique_value_labels(loaded.graph.attribute_table(attribute), loaded.graph)
+    size = travel_step_size(loaded.model, loaded.graph, person, attribute, labels.index(held), labels.index(value),
+                            steps)
+    moved = person_trajectory(loaded.model, loaded.graph, person, attribute=attribute, value=value, steps=steps,
+                              step_size=size)
+    return attribute_plane(loaded.model, loaded.graph, moved, held), size
 
 
 @st.cache_data(show_spinner="Asking the model…", max_entries=128)
@@ -207,3 +211,11 @@ def _graph_summary(data_json: str, fingerprint: str) -> dict[str, Any]:
     summary["target"] = graph.spec.target
     summary["target_name"] = graph.spec.target_name
     return summary
+
+
+@st.cache_data(show_spinner="Writing the hand-out…", max_entries=8)
+def hand_out(runs: tuple[RunInfo, ...], attribute: str) -> bytes:
+    """kgcore.report.report_html for the selected runs: one offline HTML file."""
+    from kgcore.report import report_html
+
+    return report_html([load_run(run) for run in runs], attribute=attribute).encode("utf-8")

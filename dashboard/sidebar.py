@@ -90,8 +90,23 @@ def draw(ctx: Context) -> None:
                        help=f"Pretrained runs ship in assets/; runs you train are saved in {runs_root()}.")
         if not ctx.all_runs:
             st.caption("No trained models for this graph yet.")
+        elif ctx.runs:
+            _colour_key(ctx.runs)
         for problem in ctx.problems[:3]:
             st.caption(f":material/warning: {problem}")
+
+
+def _colour_key(runs: list[RunInfo]) -> None:
+    """Each selected run in full, with the colour every chart gives it (the chips above may be cut)."""
+    import html
+
+    from kgcore.colours import swatch
+    from model_info import run_colour_map
+
+    colours = run_colour_map(runs)
+    lines = [swatch(colours[r.path], html.escape(r.label)) for r in runs]
+    st.markdown("<div style='font-size:0.85rem;line-height:1.5'>" + "<br>".join(lines) + "</div>",
+                unsafe_allow_html=True)
 
 
 def context() -> Context:

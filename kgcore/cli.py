@@ -8,7 +8,7 @@ import sys
 from . import __version__
 from .errors import KGError
 
-COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo")
+COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo", "report")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,6 +1,8 @@
 """End to end in a real browser: ``streamlit run dashboard/app.py`` on 127.0.0.1, driven by Debian's
-Chromium through playwright. Visits every page, plays the embedding-shift animation, downloads the
-professions CSV and uploads a malformed triples file. Screenshots go to ``test-artifacts/`` (gitignored).
+Chromium through playwright at 1440x900. Visits every page, plays the embedding-shift animation (checking
+that the person travels and that every frame changes something), checks that no table scrolls sideways and
+that "female" has one colour on every page, downloads the professions CSV and uploads a malformed triples
+file. Screenshots go to ``test-artifacts/`` (gitignored).
 
 Skipped when /usr/bin/chromium (or playwright) is missing, except under CI=true, where that is a failure.
 Cold start (process launch to the first chart) and page switches are printed, not asserted.
@@ -35,9 +37,9 @@ def _require_browser():
     if not CHROMIUM.exists():
         missing = f"{CHROMIUM} not found (Debian: apt-get install chromium)"
     else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("playwright") is None:
             missing = "the playwright package is not installed (pip install playwright)"
     if missing:
         if os.environ.get("CI") == "true":
@@ -133,8 +135,50 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
+# Colours given to the value "female" by the page's plotly figures: a trace named after it, bars or points
+# labelled with it (colour arrays), and annotations that name it.
+FEMALE_COLOURS = """() => { const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    for (const t of gd.data) {
+      const c = t.marker && t.marker.color;
+      if (t.name === 'female' && typeof c === 'string') out.push(c);
+      for (const key of ['x', 'y', 'text']) {
+        if (Array.isArray(t[key]) && Array.isArray(c))
+          t[key].forEach((v, i) => { if (v === 'female') out.push(c[i]); });
+      }
+    }
+    for (const a of (gd.layout.annotations || []))
+      if (/\\bfemale\\b/.test(a.text || '') && a.font && a.font.color) out.push(a.font.color);
+  }
+  return out; }"""
+
+# Tables whose content is wider than their box (Streamlit's data grid scrolls inside .dvn-scroller).
+WIDE_TABLES = """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
+  .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+  .map(el => [el.scrollWidth, el.clientWidth])"""
+
+# The embedding-shift figure's frames: the person's x in each frame (the star trace), the map's x range,
+# each frame's data as text, and where Play is on the screen.
+SHIFT_FRAMES = """() => { const gd = document.querySelector('.js-plotly-plot');
+  const frames = gd._transitionData._frames;
+  const star = frames[0].data.findIndex(t => t.marker && t.marker.symbol === 'star');
+  const range = gd._fullLayout.xaxis.range;
+  const play = Array.from(gd.querySelectorAll('.updatemenu-button')).find(b => b.textContent.includes('Play'));
+  return {xs: frames.map(f => f.data[star].x[0]), width: range[1] - range[0],
+          frames: frames.map(f => JSON.stringify(f.data)), play: play.getBoundingClientRect().bottom}; }"""
+
+
+def _page_checks(page, name: str, female: dict) -> None:
+    """No table wider than its box; the colours of "female" on this page."""
+    wide = page.evaluate(WIDE_TABLES)
+    assert not wide, f"{name}: a table scrolls sideways (scrollWidth, clientWidth): {wide}"
+    found = set(page.evaluate(FEMALE_COLOURS))
+    if found:
+        female[name] = found
+
+
 def test_every_page_in_a_real_browser(server, browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.goto(server["url"])
     page.locator(".js-plotly-plot").first.wait_for(timeout=PAGE_TIMEOUT_MS)
@@ -143,6 +187,8 @@ def test_every_page_in_a_real_browser(server, browser):
     _no_exceptions(page)
     assert page.get_by_text("Synthetic data", exact=False).first.is_visible()
     assert page.get_by_text("People by recorded gender").first.is_visible()
+    female: dict[str, set] = {}
+    _page_checks(page, "overview", female)
     _shot(page, "01-overview")
     timings = {"cold start to first chart": cold}
 
@@ -150,6 +196,7 @@ def test_every_page_in_a_real_browser(server, browser):
     timings["professions (first visit)"] = _goto(page, "Professions", "Most male-associated")
     _no_exceptions(page)
     assert page.locator(".js-plotly-plot").count() >= 2
+    _page_checks(page, "professions", female)
     _shot(page, "02-professions")
     with page.expect_download() as download_info:
         page.get_by_text("Download all professions as CSV").click()
@@ -161,21 +208,29 @@ def test_every_page_in_a_real_browser(server, browser):
     assert {"label", "people", "C_male", "C_female", "B_male", "B_female"} <= set(rows[0])
     assert all(int(r["people"]) >= 10 for r in rows)
 
-    # Embedding shift: play the animation and watch the step counter move.
+    # Embedding shift: Play and the map in the first screen; the person travels at least a quarter of the map's
+    # width; no two consecutive frames are the same; playing moves the star in the browser (no rerun).
     timings["embedding shift (first visit)"] = _goto(page, "Embedding shift", "Ranking before and after")
     _no_exceptions(page)
-    chart = page.locator(".js-plotly-plot").first
-    chart.scroll_into_view_if_needed()
-    # The plotly figure: trace 7 is the person (see dashboard/charts.py shift_animation), slider 0 the steps.
+    page.locator('[data-testid="stMain"]').evaluate("el => el.scrollTo(0, 0)")
+    shift = page.evaluate(SHIFT_FRAMES)
+    assert shift["play"] <= 900, f"Play is below the first screen (bottom at {shift['play']:.0f} px)"
+    travel = abs(shift["xs"][-1] - shift["xs"][0])
+    assert travel >= shift["width"] / 4, f"the person moves {travel:.3g} of a {shift['width']:.3g} wide map"
+    assert all(a != b for a, b in zip(shift["frames"], shift["frames"][1:])), "two consecutive frames are the same"
+    _page_checks(page, "embedding shift", female)
+    page.screenshot(path=str(ARTIFACTS / "03-shift-first-screen.png"))
+    _shot(page, "03-shift-start")
     state = ("() => { const gd = document.querySelector('.js-plotly-plot');"
-             " return [gd._fullLayout.sliders[0].active, gd.data[7].x[0], gd.data[7].y[0]]; }")
+             " const star = gd.data.findIndex(t => t.marker && t.marker.symbol === 'star');"
+             " return [gd._fullLayout.sliders[0].active, gd.data[star].x[0], gd.data[star].y[0]]; }")
     start = page.evaluate(state)
     assert start[0] == 0
-    _shot(page, "03-shift-start")
+    chart = page.locator(".js-plotly-plot").first
     chart.locator(".updatemenu-button").filter(has_text="Play").click()
     page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.sliders[0].active >= 3",
                            timeout=30_000)
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(1500)
     playing = page.evaluate(state)
     assert playing[0] > start[0]
     assert (playing[1], playing[2]) != (start[1], start[2]), "the person did not move"
@@ -183,11 +238,18 @@ def test_every_page_in_a_real_browser(server, browser):
 
     timings["compare models (first visit)"] = _goto(page, "Compare models", "The table")
     _no_exceptions(page)
+    page.get_by_text("All numbers (technical names)").click()  # the details table must fit too
+    page.wait_for_timeout(500)
+    _page_checks(page, "compare", female)
     _shot(page, "05-compare")
 
     timings["ask the model (first visit)"] = _goto(page, "Ask the model", "Changed in the top 10")
     _no_exceptions(page)
+    _page_checks(page, "ask", female)
     _shot(page, "06-ask")
+    # One colour for "female" wherever it is drawn.
+    assert {"overview", "professions", "embedding shift", "compare"} <= set(female), female
+    assert len(set().union(*female.values())) == 1, female
 
     # Train: a malformed upload gets a clear error, not a traceback.
     timings["train (first visit)"] = _goto(page, "Train", "Use your own knowledge graph")

@@ -7,18 +7,16 @@ import streamlit as st
 import charts
 import results
 import sidebar
+from kgcore.colours import value_colours
 from display import display_scale
+from model_info import run_colour_map
 from messages import guard
 
 ctx = sidebar.context()
 st.title("Compare models")
-st.markdown("The selected runs side by side: how well each predicts missing facts (**MRR**, higher is better), "
-            "how strongly it associates professions with the attribute (**bias**, mean |B| over professions, "
-            "lower is more neutral), and how well a simple classifier can read the attribute from its person "
-            "vectors (**leakage**, ROC-AUC; 0.5 means nothing can be read); and the debiasing paper's two measures "
-            "of what is left of the attribute: how much higher the model scores each person's recorded value "
-            "than the others (**score gap**, 0 means it cannot tell), and how often a small network guesses the "
-            "value from the vectors (**classifier accuracy**, against always guessing the most common value).")
+st.markdown("The trained models side by side: how well each one fills in missing facts, how strongly it links "
+            "jobs with gender (or another recorded value), and whether that value can still be read from what it "
+            "learnt about each person. Hover a column name for the technical name and definition.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 runs = sidebar.require_runs(ctx)
@@ -82,39 +80,50 @@ table = table[[c for c in ("model", "run", "MRR", "Hits@10", "bias", "bias 95% i
                            "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "classifier accuracy",
                            "always-majority rate", "seconds per epoch") if c in table]]
 st.subheader("The table")
-st.dataframe(table, hide_index=True, column_config={
-    "MRR": st.column_config.NumberColumn(format="%.3f"),
-    "Hits@10": st.column_config.NumberColumn(format="%.3f"),
-    "bias": st.column_config.NumberColumn(f"bias (mean |B|{', ' + unit if unit else ''})", format="%.2f"),
-    "seconds per epoch": st.column_config.NumberColumn(format="%.2f"),
-    "leakage ROC-AUC": st.column_config.NumberColumn(format="%.3f"),
-    "leakage balanced acc.": st.column_config.NumberColumn(format="%.3f"),
-    "own prediction ROC-AUC": st.column_config.NumberColumn(format="%.3f"),
-    "score gap": st.column_config.NumberColumn(
-        "score gap true vs other values", format="%.3f",
-        help=f"How much higher the model scores a person's recorded {attribute} than the other values; 0: it cannot "
-             "tell them apart. Definition (debiasing paper, Table 5): over the people whose value is in the "
-             "training graph, the raw score S(person, attribute, true value) minus the mean score of the other "
-             "values among the 30 most common, averaged over people; no attribute vectors added. Raw scores: "
-             "compare runs with the same score function."),
-    "classifier accuracy": st.column_config.NumberColumn(
-        "can a classifier read it? (accuracy)", format="%.3f",
-        help=f"How often a small neural network guesses a person's {attribute} from the model's vector for them. "
-             "Definition (debiasing paper, Table 6): one hidden layer of 300 ReLU units, softmax output, trained "
-             "with cross-entropy on standardised embeddings; mean accuracy over 5 stratified folds (seed 0), on the "
-             "people whose value is in the training graph (the most common value they hold, among the 30 most "
-             "common). Read it against the always-majority rate beside it, not against 1 / values."),
-    "always-majority rate": st.column_config.NumberColumn(
-        "always-majority rate", format="%.3f",
-        help="The accuracy of always answering the most common value on the same people: what a classifier that "
-             "reads nothing from the vectors scores."),
+table["model"] = [f"{m} · {r}" if len(set(table["model"])) < len(table) else m
+                  for m, r in zip(table["model"], table["run"])]
+main = [c for c in ("model", "MRR", "bias", "leakage ROC-AUC", "seconds per epoch") if c in table]
+st.dataframe(table[main], hide_index=True, width="stretch", column_config={
+    "MRR": st.column_config.NumberColumn(
+        "fills in missing facts", format="%.3f",
+        help="Higher is better. Technically: filtered mean reciprocal rank (MRR) on the test triples: for each "
+             "held-out fact, 1 / the rank the model gives the true answer among all entities, averaged."),
+    "bias": st.column_config.NumberColumn(
+        f"links jobs with {attribute}" + (f" ({unit})" if unit else ""), format="%.2f",
+        help="Lower is more neutral. Technically: mean |B| over values and professions" + (f", shown {unit}" if unit
+             else "") + ", where B is the mean change of a profession's score when a person's vector is nudged "
+             f"towards a value of {attribute} (Fisher et al., 2020)."),
+    "leakage ROC-AUC": st.column_config.NumberColumn(
+        f"can {attribute} be read from it?", format="%.2f",
+        help="0.5: no better than a coin; 1: read perfectly. Technically: ROC-AUC of a logistic-regression probe "
+             f"that predicts a person's {attribute} from the model's vector for them (5-fold cross-validation)."),
+    "seconds per epoch": st.column_config.NumberColumn(
+        "seconds per epoch", format="%.2f",
+        help="Training time for one pass over the training facts, on the machine that trained it."),
 })
-st.caption("MRR: filtered mean reciprocal rank on the test triples. Bias: mean over values and professions of "
-           "|B|, with a bootstrap interval over people. Compare bias only between runs measured with the same "
-           "settings (they are here). Score gap and classifier: the debiasing paper's two measures of what is "
-           f"left of {attribute} (hover a column name for its definition); a model that keeps nothing has a gap "
-           "near 0 and a classifier accuracy near the always-majority rate.")
+details = table.drop(columns=["model"]).set_index(table["model"]).T
+details.index.name = "measure"
+with st.expander("All numbers (technical names)"):
+    st.dataframe(details.map(lambda v: _fmt(v) if isinstance(v, float) else str(v)), width="stretch")
+    st.markdown(
+        "- **MRR**, **Hits@10**: filtered mean reciprocal rank, and share of test facts whose true answer is in the "
+        "model's top 10.\n"
+        "- **bias**: mean |B| over values and professions; **bias 95% interval**: from resampling people "
+        "(bootstrap).\n"
+        f"- **leakage ROC-AUC**, **balanced acc.**: a logistic regression reading {attribute} from the person "
+        "vectors (5-fold cross-validation); **own prediction ROC-AUC**: ranking people by the model's own scores "
+        f"for each {attribute} value.\n"
+        f"- **score gap**: how much higher the model scores a person's recorded {attribute} than the other values "
+        "(debiasing paper, Table 5; raw scores, so compare runs with the same score function); 0: it cannot tell "
+        "them apart.\n"
+        f"- **classifier accuracy**: how often a small network (one hidden layer of 300 units) guesses {attribute} "
+        "from the vectors (debiasing paper, Table 6; 5 stratified folds); read it against the **always-majority "
+        "rate**, the accuracy of always answering the most common value.")
+st.caption("Models are compared on the same graph, measured with the same settings. Open *All numbers* for "
+           "the technical measures and their definitions.")
 
+run_colours = run_colour_map(runs)
+value_palette = value_colours(list(graph.attribute_table(attribute).value_labels))
 if distribution:
     frame = pd.concat(distribution, ignore_index=True)
     value = frame["value"].iloc[0]
@@ -122,10 +131,11 @@ if distribution:
     frame["B"] = frame["B"] * b_factor
     left, right = st.columns(2, gap="large")
     with left:
-        st.subheader("Bias scores of all professions")
+        st.subheader("How strongly each job is linked, in every model")
         min_people = st.slider("Minimum people per profession", 1, 50, 10, key="compare_min")
         shown = frame[frame["people"] >= min_people]
-        st.plotly_chart(charts.bias_distribution(shown, f"B toward {value} {b_unit}".strip()), key="compare_box")
+        st.plotly_chart(charts.bias_distribution(shown, f"link to {value} (B {b_unit})".strip(), run_colours, value,
+                                                 value_palette.get(value, "#2e3440")), key="compare_box")
         st.caption("Each dot is a profession. A debiased model squeezes the dots towards zero.")
     with right:
         st.subheader("One profession in every model")
@@ -133,19 +143,20 @@ if distribution:
                        .sort_values("size", ascending=False)["label"].tolist())
         profession = st.selectbox("Profession", professions, key="compare_prof")
         chosen = frame[frame["label"] == profession]
-        st.plotly_chart(charts.profession_across_models(chosen, [value], b_unit), key="compare_prof_chart")
+        st.plotly_chart(charts.profession_across_models(chosen, value, run_colours, value_palette.get(value, "#2e3440"),
+                                                        b_unit), key="compare_prof_chart")
         people = int(chosen["people"].iloc[0]) if len(chosen) else 0
         st.caption(f"{profession}: {people:,} people in the graph. Bars above zero: moving a person towards "
                    f"{value} makes the model find this profession more plausible.")
 
 if probes:
-    st.subheader("Attribute leakage probe")
+    st.subheader(f"Can {attribute} be read from what the model learnt?")
     facts = None
     with guard(f"the probe on the graph's other facts about {attribute}"):
         facts = results.facts_probe(ctx.dataset.data_json, attribute)
     left, right = st.columns([2, 1], gap="large")
     with left:
-        st.plotly_chart(charts.probe_bars(pd.DataFrame(probes), facts["roc_auc"] if facts else None),
+        st.plotly_chart(charts.probe_bars(pd.DataFrame(probes), run_colours, facts["roc_auc"] if facts else None),
                         key="compare_probe")
     with right:
         st.markdown(f"A logistic regression tries to recover each person's {attribute} from the model's vector for "
@@ -163,3 +174,12 @@ if probes:
                         "categories, professions recorded mostly for one group), a model that keeps those facts "
                         "predictable can be expected to keep the attribute readable; below the line, the probe reads "
                         "less from the model's vectors than from the people's other facts.")
+
+st.subheader("A hand-out")
+st.caption("One HTML file for people without the dashboard: the table above, each model's top-20 lists with the "
+           "graph's counts, and the embedding shift of the most telling person. It works offline.")
+if st.button("Prepare the hand-out", icon=":material/description:", key="compare_prepare_report"):
+    with guard("the hand-out"):
+        st.download_button("Download the hand-out (HTML)", results.hand_out(tuple(runs), attribute),
+                           file_name=f"kgcore-report-{attribute}.html", mime="text/html",
+                           icon=":material/download:", key="compare_report")

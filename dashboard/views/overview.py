@@ -12,6 +12,9 @@ ctx = sidebar.context()
 summary_data = ctx.dataset.data_json
 
 st.title("Social bias in knowledge graph embeddings")
+st.markdown("**A computer model that learns from a database of facts about people also picks up who, in that "
+            "database, holds which job. This dashboard shows which jobs a model links with gender (and other "
+            "recorded values), and what two repair methods change.**")
 st.markdown(
     "A **knowledge graph** stores facts as triples such as *(Ada, occupation, nurse)* or *(Ada, gender, "
     "female)*. An **embedding model** turns every person, profession and relation into a list of numbers (a "

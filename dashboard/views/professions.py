@@ -4,16 +4,16 @@ import streamlit as st
 import charts
 import results
 import sidebar
-from colours import value_colour
+from kgcore.colours import value_colours
 from discovery import slug
 from display import display_scale
 from messages import guard
 
 ctx = sidebar.context()
 st.title("Professions")
-st.markdown("Which professions does a model find more plausible for a person when it is nudged towards one "
-            "value of a sensitive attribute? **B > 0**: moving a person towards that value makes the model "
-            "rank the profession higher. Counts beside each score come from the graph itself.")
+st.markdown("Which jobs does the model link with women, and which with men (or with another recorded value)? "
+            "Each list shows how strongly the model makes the link, beside how many people in this graph "
+            "actually hold the job.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 runs = sidebar.require_runs(ctx)
@@ -48,14 +48,19 @@ def _scaled(table, value):
 def _columns(value, counts):
     return {
         "label": st.column_config.TextColumn("profession", width=140),
-        f"B_{value}": st.column_config.NumberColumn(f"B {unit}".strip(), format="%.2f", width=64,
-                                                    help=f"Bias score toward {value}" + (
-                                                        f", shown {unit}" if unit else "")),
-        f"share_{value}": st.column_config.ProgressColumn(f"share {value}", format="percent", min_value=0.0,
-                                                         max_value=1.0, width=80,
+        f"B_{value}": st.column_config.NumberColumn("link", format="%.2f", width=56,
+                                                    help=f"How strongly the model links the profession with {value}: "
+                                                         f"the bias score B toward {value}" + (
+                                                        f", shown {unit}" if unit else "") + ". B is the mean "
+                                                         "change of the model's score for the profession when a "
+                                                         f"person's vector is nudged towards {value}."),
+        f"share_{value}": st.column_config.ProgressColumn(f"% {value}", format="percent", min_value=0.0,
+                                                         max_value=1.0, width=70,
                                                          help=f"Share of {value} among the profession's "
                                                               "people with a recorded value (data)"),
-        **{c: st.column_config.NumberColumn(c, width=62, help="People in the graph") for c in counts},
+        **{c: st.column_config.NumberColumn(c.removeprefix("C_"), width=56,
+                                            help=f"People in the graph recorded as {c.removeprefix('C_')} "
+                                                 "who hold the profession") for c in counts},
     }
 
 
@@ -86,7 +91,24 @@ with guard("the bias measurement"):
                + ("Gender is recorded as binary in these data." if attribute == "gender" else ""))
 
     # ---------------------------------------------------------------- tables
+    colours = value_colours(values)
     counts = count_columns(result, high)
+    names, numbers, missing = results.attribute_counts(ctx.dataset.data_json, attribute)
+    recorded_total = max(sum(numbers), 1)
+    st.markdown("**Base rate in this graph:** " + " · ".join(
+        f"{name} {n / recorded_total:.0%}" for name, n in list(zip(names, numbers))[:8])
+        + f" of the {recorded_total:,} people with a recorded {attribute}. A profession's % column is read "
+          "against this: a job held by exactly this share of each value is balanced in the data.")
+
+    def _listing(table, value, side):
+        if table.empty:
+            st.info(f"No profession with at least {min_support} people is on the {value} side for this model; "
+                    "lower the minimum to see more.")
+        elif len(table) < top:
+            st.caption(f"Only {len(table)} professions with at least {min_support} people are on the "
+                       f"{value} side ({side}); the list stops there rather than show ones the model links "
+                       "the other way.")
+
     if binary:
         left, right = st.columns(2, gap="large")
         tables = {}
@@ -95,14 +117,18 @@ with guard("the bias measurement"):
                 st.subheader(f"Most {value}-associated")
                 table = results.bias_table(run, attribute, value, top, int(min_support))
                 tables[value] = table
-                st.dataframe(_scaled(table, value), height=min(35 * (len(table) + 1) + 3, 760),
-                             column_config=_columns(value, count_columns(result, value)))
+                _listing(table, value, "link above zero")
+                if not table.empty:
+                    st.dataframe(_scaled(table, value), height=min(35 * (len(table) + 1) + 3, 760),
+                                 column_config=_columns(value, count_columns(result, value)))
         chart_rows = result.frame[result.frame["entity"].isin(
             set(tables[low]["entity"]) | set(tables[high]["entity"]))]
     else:
         table = results.bias_table(run, attribute, high, top, int(min_support))
         st.subheader(f"Most associated with {high}")
-        st.dataframe(_scaled(table, high), column_config=_columns(high, counts))
+        _listing(table, high, "link above zero")
+        if not table.empty:
+            st.dataframe(_scaled(table, high), column_config=_columns(high, counts))
         least = results.bias_table(run, attribute, high, top, int(min_support), least=True)
         chart_rows = pd.concat([table, least]).drop_duplicates("entity")
 
@@ -115,7 +141,7 @@ with guard("the bias measurement"):
     count_labels = [c.removeprefix("C_") for c in counts]
     scaled_rows = chart_rows.assign(**{f"B_{high}": chart_rows[f"B_{high}"] * factor})
     st.plotly_chart(charts.bias_and_counts(scaled_rows, f"B_{high}", counts, count_labels, low, high,
-                                           value_colour(0), value_colour(values.index(high)), unit),
+                                           colours, unit),
                     key="prof_bars")
 
     st.subheader("Does the model follow the data?")
@@ -124,13 +150,17 @@ with guard("the bias measurement"):
     with left:
         scaled_points = points.assign(**{f"B_{high}": points[f"B_{high}"] * factor})
         st.plotly_chart(charts.bias_vs_share(scaled_points, f"share_{high}", f"B_{high}", high,
-                                             stats["overall_share"], value_colour(values.index(high)), unit),
+                                             stats["overall_share"], colours[high], unit),
                         key="prof_scatter")
     with right:
         st.metric("Professions shown", f"{stats['professions']:,}")
-        st.metric("Spearman correlation", f"{stats['spearman']:.2f}",
-                  help="Rank correlation between the data's share and the model's B across professions.")
-        st.metric("Pearson correlation", f"{stats['pearson']:.2f}")
+        if stats["spearman"] != stats["spearman"]:  # NaN: too few professions, or no spread
+            st.info("Too few professions pass the minimum for a correlation; lower the minimum.")
+        else:
+            st.metric("Does the model follow the counts?", f"{stats['spearman']:.2f}",
+                      help="1: the more a job is held by this value in the data, the stronger the model's link, "
+                           "always; 0: no such order. Technically: Spearman rank correlation between the data's "
+                           f"share and the model's B across professions (Pearson: {stats['pearson']:.2f}).")
         st.caption(f"Each point is a profession. Left to right: the share of {high} among its people in the "
                    f"graph. Bottom to top: the model's bias score B. Points high above others at the same share are "
                    "professions where the model's association is stronger than the counts alone suggest; "

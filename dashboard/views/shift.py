@@ -1,22 +1,20 @@
-"""Embedding shift: one person's vector moved step by step towards another value of an attribute, and the
-professions the model ranks highest for them at each step."""
+"""Embedding shift: one person's vector moved step by step from the value of an attribute they hold towards
+another, drawn in the plane of the attribute direction and their top professions
+(kgcore.analysis.plane), with the professions the model ranks highest for them at each step."""
 import pandas as pd
 import streamlit as st
 
-import charts
 import results
 import sidebar
-from display import example_person
+from kgcore.colours import value_colours
 from messages import guard
+from display import example_person
+from kgcore.figures.shift import shift_figure
 
 ctx = sidebar.context()
 st.title("Embedding shift")
-st.markdown("Pick a person and move the model's vector for them, one small step at a time, towards another "
-            "value of a sensitive attribute. The map on the left is fitted once, so only the person moves; the "
-            "bars on the right show how the professions the model ranks highest for them change. Press "
-            "**Play** or drag the step slider.")
-if ctx.dataset.synthetic:
-    st.caption(":material/science: Synthetic demo world: invented people.")
+st.markdown("Watch what the model suggests as jobs for one person while we slowly move the model's picture of "
+            "them from one gender (or other recorded value) to another — press **▶ Play**.")
 runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
@@ -25,93 +23,89 @@ if not attributes or not graph.spec.target:
     st.stop()
 
 people = results.people_index(ctx.dataset.data_json)
-top_row = st.columns([2, 1.2, 1.2])
+row = st.columns([1.3, 1, 2, 1])
 run_paths = [r.path for r in runs]
 labels = {r.path: r.label for r in runs}
-run = runs[run_paths.index(top_row[0].selectbox("Model", run_paths, format_func=labels.get, key="shift_run"))]
-attribute = top_row[1].selectbox("Attribute", attributes,
-                                 index=attributes.index("gender") if "gender" in attributes else 0, key="shift_attr")
-method = top_row[2].radio("2-D map", ["pca", "umap"], format_func=str.upper, horizontal=True, key="shift_method",
-                          help="PCA is linear and instant. UMAP keeps neighbourhoods better; its first fit "
-                               "takes tens of seconds and arrows are only approximate.")
+run = runs[run_paths.index(row[0].selectbox("Model", run_paths, format_func=labels.get, key="shift_run"))]
+attribute = row[1].selectbox("Attribute", attributes,
+                             index=attributes.index("gender") if "gender" in attributes else 0, key="shift_attr")
 
 with guard("the person picker"):
     table = graph.attribute_table(attribute)
     values = list(table.value_labels)
+    colours = value_colours(values)
     recorded = people[people[attribute] != ""]
-    if recorded.empty:
-        st.warning(f"No person has a recorded {attribute}.")
+    if recorded.empty or len(values) < 2:
+        st.warning(f"No person has a recorded {attribute}, or it has a single value: there is no move to show.")
         st.stop()
-    default_index = example_person(recorded, graph, attribute)
     options = recorded["entity"].tolist()
     display = dict(zip(recorded["entity"], recorded["display"]))
-    pick_row = st.columns([2, 1.2, 1.2])
-    person = pick_row[0].selectbox("Person (type to search)", options, index=default_index,
-                                   format_func=display.get, key=f"shift_person_{attribute}")
+    telling = results.shift_person(run, attribute)
+    default = options.index(telling) if telling in options else example_person(recorded, graph, attribute)
+    person = row[2].selectbox("Person (type to search)", options, index=default, format_func=display.get,
+                              key=f"shift_person_{attribute}_{run.path}",
+                              help="The first person offered is the one whose top professions change most when "
+                                   "moved, for this model: a telling example.")
     info = recorded[recorded["entity"] == person].iloc[0]
     held = info[attribute]
-    others = [v for v in values if v != held] or values
-    target = pick_row[1].selectbox("Move towards", others, key=f"shift_target_{attribute}")
-    steps = pick_row[2].slider("Steps", 5, 40, 20, key="shift_steps")
-    with st.expander("Step size"):
-        from kgcore.analysis.trajectory import TRAJECTORY_STEP_SIZE
-
-        step_size = st.number_input("Size of each step", min_value=0.001, max_value=1.0,
-                                    value=float(TRAJECTORY_STEP_SIZE), step=0.005, format="%.3f", key="shift_size",
-                                    help="Larger steps move further; the bias measure itself uses one tiny step.")
-    st.caption(f"**{info['label']}** is recorded as *{held or 'no value'}* for {attribute}"
-               + (f" and holds: {info['professions']}." if info.get("professions") else "."))
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def animation(run, person: str, attribute: str, target: str, steps: int, step_size: float, method: str, held: str):
-    """The animated figure, built once per choice (a figure of many frames takes a while to assemble);
-    shared read-only."""
-    trajectory = results.trajectory(run, person, attribute, target, steps, step_size)
-    backdrop, path = results.shift_scene(run, person, attribute, target, steps, step_size, method)
-    relation = graph.spec.attribute(attribute).relation
-    return charts.shift_animation(backdrop, path, trajectory.ranking, trajectory.person_label, values, target, held,
-                                  trajectory.held_professions, (relation, graph.spec.target or "profession"))
-
+    others = [v for v in values if v != held]
+    target = row[3].selectbox("Move towards", others, key=f"shift_target_{attribute}")
 
 with guard("the embedding shift"):
-    trajectory = results.trajectory(run, person, attribute, target, int(steps), float(step_size))
-    spec_attribute = graph.spec.attribute(attribute)
-    st.plotly_chart(animation(run, person, attribute, target, int(steps), float(step_size), method, held),
-                    key="shift_chart")
-    arrows_drawn = bool(results.shift_scene(run, person, attribute, target, int(steps), float(step_size),
-                                            method)[1]["ax"].notna().all())
-    if arrows_drawn:
-        st.caption("Red bars: professions the person holds in the graph. The dotted line is the path so far; the "
-                   f"coloured arrow is the person plus the *{spec_attribute.relation}* relation vector (it should "
-                   f"point at a value of {attribute}), the dark arrow the person plus the *{graph.spec.target}* "
-                   "relation vector (professions near its tip are the ones the model ranks high).")
+    steps = int(st.session_state.get("shift_steps", 20))
+    plane, step_size = results.shift_plane(run, person, attribute, held, target, steps)
+    st.plotly_chart(shift_figure(plane.path, plane.values, plane.professions, plane.ranking, info["label"], held,
+                                 target, colours), key="shift_chart")
+    frames = len(plane.path)
+    if plane.still_changing:
+        ending = (f"The ranking was still changing at the last step ({int(plane.path['step'].max())}); moving "
+                  "further would change it more.")
+    elif plane.settled_at is None:
+        ending = "The ranking did not change at all along the way: for this person the model's suggestions hold."
     else:
-        st.caption("Red bars: professions the person holds in the graph. The dotted line is the path so far. "
-                   "No relation arrows: this model's score function multiplies vectors instead of adding a "
-                   "relation to the person, so there is no point on the map for an arrow to reach.")
+        ending = (f"The ranking stops changing after step {plane.settled_at}; the animation stops once the person "
+                  f"has also reached the {target} side.")
+    st.caption(f"**{info['label']}** is recorded as *{held}* for {attribute}"
+               + (f" and holds: {info['professions']}." if info.get("professions") else ".")
+               + f" Red bars: professions they hold in the graph. {frames} frames, each one changes the position or "
+                 f"the ranking. {ending}"
+               + (" Gender is recorded as binary in these data." if attribute == "gender" else ""))
 
-    ranking = trajectory.ranking
-    first, last = ranking[ranking["step"] == 0], ranking[ranking["step"] == ranking["step"].max()]
+    with st.expander("How to read the map, and settings"):
+        st.markdown(
+            f"The map is a flat slice through the model's many-dimensional space, chosen so the move is visible. "
+            f"Left to right runs the direction from *{held}* to *{target}* as the model scores them; the diamonds "
+            f"mark where the model would place someone to be most sure of each value (for this model's score: the "
+            f"value's vector as the *{graph.spec.attribute(attribute).relation}* relation reads it). Bottom to top "
+            "runs towards the professions the model ranks highest for this person; grey squares are those "
+            "professions (the same reading for the profession relation), framed when they are in the top 10 at "
+            "this step. The arrow ends exactly where the model's vector for the person is at this step, seen in "
+            "this slice. Red bars: professions the person holds in the graph.")
+        st.markdown(
+            f"Each step raises the model's score for *{target}* against the other values a little (the bias "
+            f"measure's step, repeated); the step size ({step_size:.3g}) is chosen so that the person ends as far "
+            f"along the arrow's direction as the two values lie apart. On *Ask the model* the same person is placed "
+            "again from their facts with the value flipped, so its percentages differ from these.")
+        st.slider("Steps", 5, 40, 20, key="shift_steps",
+                  help="More steps: a smoother animation over the same distance.")
+
+    ranking = plane.ranking
+    first = ranking[ranking["step"] == ranking["step"].min()].sort_values("rank")
+    last = ranking[ranking["step"] == ranking["step"].max()].sort_values("rank")
     compare = pd.DataFrame({
-        "before": first.sort_values("rank")["label"].tolist(),
-        "probability before": first.sort_values("rank")["probability"].tolist(),
-        f"after {int(steps)} steps towards {target}": last.sort_values("rank")["label"].tolist(),
-        "probability after": last.sort_values("rank")["probability"].tolist(),
+        "before": first["label"].tolist(), "chance before": first["probability"].tolist(),
+        f"after the move to {target}": last["label"].tolist(), "chance after": last["probability"].tolist(),
     }, index=pd.RangeIndex(1, len(first) + 1, name="rank"))
     moved_in = set(last["label"]) - set(first["label"])
     left, right = st.columns([3, 1], gap="large")
     with left:
         st.subheader("Ranking before and after")
         st.dataframe(compare, column_config={
-            "probability before": st.column_config.NumberColumn(format="percent"),
-            "probability after": st.column_config.NumberColumn(format="percent")})
+            "chance before": st.column_config.NumberColumn(format="percent"),
+            "chance after": st.column_config.NumberColumn(format="percent")})
     with right:
         st.metric("New in the top 10", len(moved_in))
-        top_before, top_after = first.sort_values("rank")["label"].iloc[0], last.sort_values("rank")["label"].iloc[0]
+        top_before, top_after = first["label"].iloc[0], last["label"].iloc[0]
         st.markdown(f"Top profession: **{top_after}**" + ("" if top_after == top_before else f" (was {top_before})"))
         if moved_in:
             st.caption("Entered the top 10: " + ", ".join(sorted(moved_in)))
-        held_out = [p for p in trajectory.held_professions if p in set(first["entity"]) - set(last["entity"])]
-        if held_out:
-            st.caption("Left the top 10 although the person holds it: "
-                       + ", ".join(graph.label(p) for p in held_out))

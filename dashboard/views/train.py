@@ -14,9 +14,10 @@ from model_info import model_label, train_choices
 
 ctx = sidebar.context()
 st.title("Train")
-st.markdown(f"Train a model on **{ctx.dataset.label}**. It trains in the background: the progress bar and "
-            "curve update every second, you can stop it at any time, and the finished run appears in the "
-            "sidebar and on every other page.")
+st.markdown(f"Teach a new model the facts of **{ctx.dataset.label}** and watch it learn; when it finishes it "
+            "appears on every other page.")
+st.caption("It trains in the background: the progress bar and curves update every second and you can stop it at "
+           "any time.")
 if ctx.dataset.synthetic:
     st.caption(":material/science: Synthetic demo world.")
 
@@ -84,15 +85,16 @@ def job_panel() -> None:
             st.success(current.message, icon=":material/check_circle:")
             if not st.session_state.get(f"announced_{current.id}"):
                 st.session_state[f"announced_{current.id}"] = True
+                st.session_state[f"ended_{current.id}"] = True
                 sidebar.select_run_after_rerun(str(current.out.resolve()), current.dataset_key)
                 st.rerun(scope="app")  # the sidebar lists the new run
         elif current.status == "cancelled":
             st.info(current.message)
         else:
             st.error(current.message, icon=":material/error:")
-
-
-job_panel()
+        if not current.active and not st.session_state.get(f"ended_{current.id}"):
+            st.session_state[f"ended_{current.id}"] = True
+            st.rerun(scope="app")  # the whole page, so Start is enabled again at once
 
 # ---------------------------------------------------------------------------------------------- settings
 st.subheader("Train a model")
@@ -158,6 +160,7 @@ if graph is not None:
                                           disabled=busy)
     if busy:
         st.caption("A training run of this session is in progress; stop it or wait for it to finish.")
+    job_panel()  # right under Start, where the eye is after pressing it
     if submitted and not busy:
         with guard("the training settings"):
             from kgcore.data.datasets import DataSource
@@ -188,6 +191,9 @@ if graph is not None:
                                  without_sensitive=bool(preset and preset.without_sensitive), lock=reservation)
             st.session_state["train_job"] = started.id
             st.rerun()
+
+if graph is None:
+    job_panel()
 
 # ---------------------------------------------------------------------------------------------- upload
 st.subheader("Use your own knowledge graph")

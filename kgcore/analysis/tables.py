@@ -22,10 +22,14 @@ def count_columns(result: BiasResult, value: str) -> list[str]:
 
 
 def bias_table(result: BiasResult, value: str, top: int = 20, min_support: int = DEFAULT_MIN_SUPPORT,
-               least: bool = False) -> pd.DataFrame:
+               least: bool = False, same_side: bool = True) -> pd.DataFrame:
     """The ``top`` professions the model most associates with ``value`` (largest B_p^value), among those
     with at least ``min_support`` people in the training graph; with ``least=True`` the ``top`` with the
     smallest B_p^value instead, smallest first.
+
+    With ``same_side`` (the default) only professions on that side of zero are listed (B > 0 for the most
+    associated, B < 0 for the least): a "most female-associated" list never holds a profession the model
+    links the other way, so it may be shorter than ``top``.
 
     Rows: label, B, counts per value (``count_columns``: for attributes with more than four values, the
     value's count and the count of all other recorded values), the data share of the value, people, entity.
@@ -35,6 +39,8 @@ def bias_table(result: BiasResult, value: str, top: int = 20, min_support: int =
     frame = result.frame
     frame = frame[frame["people"] >= min_support]
     b = f"B_{label}"
+    if same_side:
+        frame = frame[frame[b] < 0] if least else frame[frame[b] > 0]
     ordered = frame.sort_values([b, "label"], ascending=[least, True]).head(top)
     table = ordered[["label", b]].copy()
     for column in count_columns(result, label):
