@@ -154,7 +154,8 @@ class AttributeVectors:
             b_idx = torch.cat([star_rows.repeat_interleave(n_cols), b_idx])
             cols = torch.cat([torch.arange(n_cols, device=h.device).repeat(star_rows.numel()), cols])
             fresh = torch.cat([fresh_rows.reshape(-1), fresh])
-        return scores.index_put((b_idx, cols), fresh) if b_idx.numel() else scores
+        # In place: the interaction's fresh score matrix is this hook's own (no copy of [B, N]).
+        return scores.index_put_((b_idx, cols), fresh) if b_idx.numel() else scores
 
     def _whitelisted_pairs(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
                            candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
@@ -204,7 +205,7 @@ class AttributeVectors:
             chosen_rows.append(chosen)
             fresh.append(self.interaction.score_heads(relation[chosen], tail[chosen], heads))  # [rows, C]
         chosen = torch.cat(chosen_rows)  # one write into the scores for every group
-        return scores.index_put((chosen.unsqueeze(1), cols.unsqueeze(0)), torch.cat(fresh).to(scores.dtype))
+        return scores.index_put_((chosen.unsqueeze(1), cols.unsqueeze(0)), torch.cat(fresh).to(scores.dtype))
 
     # ------------------------------------------------------------------ the twins
     def twin_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -212,24 +213,30 @@ class AttributeVectors:
         softmax cross-entropy of the recorded value against the attribute's values, per attribute."""
         if self.twin_relation is None:
             return {}
-        terms: dict[str, torch.Tensor] = {}
+        chosen = []  # (attribute index, its people, the index of each one's value among the attribute's values)
         for k, attribute in enumerate(self.attributes):
             rows = (batch[:, 1] == attribute.relation_id).nonzero(as_tuple=True)[0]
             if rows.numel() == 0:
                 continue
             people = batch[rows, 2] if attribute.reversed else batch[rows, 0]
             values = batch[rows, 0] if attribute.reversed else batch[rows, 2]
-            value_ids = getattr(self, f"values_{k}")
-            target = (values.unsqueeze(1) == value_ids.unsqueeze(0))  # [P, V]; values outside the top M: none
+            target = (values.unsqueeze(1) == getattr(self, f"values_{k}").unsqueeze(0))  # [P, V]; outside top M: none
             keep = target.any(1) & (self.person_row[people] >= 0)
-            if not bool(keep.any()):
-                continue
-            people, target = people[keep], target[keep].float().argmax(1)
-            person = self.entity_vectors(people).detach() + self.person_offsets(people)
-            twin = self.twin_relation(torch.tensor([k], device=batch.device))
-            candidates = self.entity_vectors(value_ids).detach()
-            scores = (self.interaction.score_heads(twin, person, candidates) if attribute.reversed
-                      else self.interaction.score_tails(person, twin, candidates))
+            if bool(keep.any()):
+                chosen.append((k, people[keep], target[keep].float().argmax(1)))
+        if not chosen:
+            return {}
+        # One lookup each of the people (with their attribute vectors), the values and the twin relations.
+        people = torch.cat([p for _, p, _ in chosen])
+        persons = (self.entity_vectors(people).detach() + self.person_offsets(people)).split([len(p) for _, p, _ in chosen])
+        sizes = [getattr(self, f"values_{k}").numel() for k in range(len(self.attributes))]
+        values = self.entity_vectors(self.all_values).detach().split(sizes)
+        twins = self.twin_relation(torch.arange(len(self.attributes), device=batch.device))
+        terms: dict[str, torch.Tensor] = {}
+        for (k, _, target), person in zip(chosen, persons):
+            twin, attribute = twins[k:k + 1], self.attributes[k]
+            scores = (self.interaction.score_heads(twin, person, values[k]) if attribute.reversed
+                      else self.interaction.score_tails(person, twin, values[k]))
             terms[f"twin_{attribute.name}"] = F.cross_entropy(scores, target)
         return terms
 
