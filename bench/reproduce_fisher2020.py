@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from kgcore import published
 from kgcore.analysis.residual import residual_measures
 from kgcore.data.datasets import DataSource
 from kgcore.data.whitelist import builtin_whitelist, resolve_whitelist
@@ -35,7 +36,7 @@ from kgcore.training.evaluate import evaluate
 from kgcore.training.loop import TrainConfig, seed_everything, train
 from kgcore.training.presets import FISHER2020
 
-ATTRIBUTES = ("gender", "religion", "ethnicity", "nationality")
+ATTRIBUTES = published.ATTRIBUTES
 # name -> (registry model, its own options beside the preset's, label as in the paper). Bose [s] trains the one
 # filter of the attribute measured: here gender's (the paper's gender column; its other columns would each
 # need a run of their own).
@@ -47,17 +48,9 @@ MODELS = {
     "kl_attr": ("kl", {"whitelist": "fb15k237"}, "KL + Attr."),
 }
 # Published FB15K (filtered) figures, ../shared/reference/papers.md section 5.
-PAPER_TABLE_3_4 = {  # s/epoch, MRR, H@1, H@10, H@50
-    "basic": (68.4, 0.680, 0.555, 0.871, 0.937), "bose_s": (533.3, 0.426, 0.300, 0.655, 0.821),
-    "bose_a": (None, None, None, None, None), "kl": (71.0, 0.671, 0.534, 0.853, 0.924),
-    "kl_attr": (89.4, 0.679, 0.537, 0.861, 0.931)}
-PAPER_TABLE_5 = {  # difference in scores: gender, religion, ethnicity, nationality
-    "basic": (2.79, 4.41, 6.64, 2.85), "bose_s": (2.75, 3.15, 3.62, 1.53), "bose_a": (6.85, 9.76, 11.13, 5.46),
-    "kl": (None, None, None, None), "kl_attr": (0.19, 0.60, 1.26, 0.47)}
-PAPER_TABLE_6 = {  # classifier accuracy: gender, religion, ethnicity, nationality
-    "most frequent": (0.767, 0.292, 0.142, 0.594), "basic": (0.990, 0.552, 0.534, 0.799),
-    "bose_s": (0.933, None, None, None), "bose_a": (0.934, None, None, None), "kl": (None, None, None, None),
-    "kl_attr": (0.767, 0.291, 0.166, 0.594)}
+PAPER_TABLE_3_4 = published.SPEED_AND_LINK_PREDICTION  # s/epoch, MRR, H@1, H@10, H@50
+PAPER_TABLE_5 = published.DIFFERENCE_IN_SCORES  # gender, religion, ethnicity, nationality
+PAPER_TABLE_6 = published.CLASSIFIER_ACCURACY
 
 
 def parse_args() -> argparse.Namespace:

@@ -156,6 +156,13 @@ def test_every_page_on_the_builtin_default(runs_dir):
     assert table["leakage ROC-AUC"].between(0, 1).all()
     # Every other number is in the details table (one column per run, three decimals).
     details = at.dataframe[1].value.drop(index=["run", "bias 95% interval"]).map(float)
+    # The debiasing paper's published FB15K rows, labelled as a reference (kgcore.published, gender column).
+    from kgcore import published
+
+    paper = at.dataframe[2].value.set_index("model")
+    assert paper.loc["KL + Attr.", "score gap"] == published.DIFFERENCE_IN_SCORES["kl_attr"][0]
+    assert paper.loc["Basic", "MRR"] == published.SPEED_AND_LINK_PREDICTION["basic"][1]
+    assert any("FB15K" in e.label for e in at.expander)
     # The model's own prediction of gender: kgcore.analysis.probe.prediction_leakage of each selected run.
     from kgcore.analysis.probe import prediction_leakage
 

@@ -7,6 +7,7 @@ import streamlit as st
 import charts
 import results
 import sidebar
+from kgcore import published
 from kgcore.colours import value_colours
 from display import display_scale
 from model_info import run_colour_map
@@ -121,6 +122,16 @@ with st.expander("All numbers (technical names)"):
         "rate**, the accuracy of always answering the most common value.")
 st.caption("Models are compared on the same graph, measured with the same settings. Open *All numbers* for "
            "the technical measures and their definitions.")
+reference = published.reference_rows(attribute)
+if reference:
+    with st.expander("The debiasing paper's published figures (FB15K, for reference)"):
+        st.markdown(f"Fisher et al. (EMNLP 2020) trained these models on **FB15K**, a larger Freebase graph than "
+                    f"this one, with the *fisher2020* setting (Train page). Their {attribute} numbers are shown as a "
+                    "reference, not as a result on this graph: compare the pattern (which model fills in facts "
+                    "well, which one leaves the attribute readable), not the values. Empty cells: the paper gives "
+                    "no figure.")
+        st.dataframe(pd.DataFrame(reference).map(lambda v: "—" if v is None else v), hide_index=True,
+                     width="stretch", key="compare_published")
 
 run_colours = run_colour_map(runs)
 value_palette = value_colours(list(graph.attribute_table(attribute).value_labels))
