@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pykeen.add_argument("result", metavar="RESULT_DIR", help="folder written by result.save_to_directory")
     pykeen.add_argument("--trust-pickle", action="store_true", help=TRUST_PICKLE_HELP)
+    pykeen.add_argument("--interaction", choices=("transe-l1", "transe-l2", "distmult", "complex"),
+                        help="the score of a RESULT_DIR/state_dict.pt (a state dict does not name it; read "
+                             "first, safely, whenever present)")
     _add_output(pykeen)
     pykeen.set_defaults(handler=run_pykeen)
 
@@ -70,4 +73,5 @@ def run_pbg(args: argparse.Namespace) -> int:
 def run_pykeen(args: argparse.Namespace) -> int:
     from ..imports.pykeen import read_pykeen_result
 
-    return _write(args, read_pykeen_result(args.result, trust_pickle=args.trust_pickle))
+    return _write(args, read_pykeen_result(args.result, trust_pickle=args.trust_pickle,
+                                           interaction=args.interaction))
