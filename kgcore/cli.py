@@ -8,7 +8,9 @@ import sys
 from . import __version__
 from .errors import KGError
 
-COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo", "report")
+COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo", "report", "import")
+# Commands whose name is a Python keyword live in a module with a trailing underscore.
+MODULES = {"import": "import_"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -27,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kgcore {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f".commands.{name}", __package__).register(subparsers)
+        importlib.import_module(f".commands.{MODULES.get(name, name)}", __package__).register(subparsers)
     return parser
 
 
