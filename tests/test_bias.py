@@ -407,3 +407,21 @@ def test_fb15k237_professions_lean_as_the_graph_does(fb15k):
     assert stats["spearman"] > 0.2, stats
     print(bias_table(result, "female", top=10).to_string())
     print(bias_table(result, "male", top=10).to_string())
+
+
+def test_a_single_profession_is_no_probability_measure(tmp_path):
+    """With one profession the probability measure is zero by construction: refused with a sentence, while
+    the raw score change (the default) still measures it."""
+    from kgcore.data.graph import KnowledgeGraph
+    from kgcore.errors import KGError
+
+    from .factories import untrained_model
+    from .synthetic import SPEC, people_triples
+
+    graph = KnowledgeGraph({"train": people_triples(60, seed=1, professions={"nurse": 0.5})}, spec=SPEC)
+    assert graph.target_table.num_values == 1
+    model = untrained_model(graph)
+    for measure in (measure_bias, aggregate_bias):
+        with pytest.raises(KGError, match="single .*compares professions"):
+            measure(model, graph, "gender", use_probability=True)
+    assert len(measure_bias(model, graph, "gender").frame) == 1

@@ -10,8 +10,8 @@ import torch
 from ..errors import KGError
 from ..data.graph import KnowledgeGraph
 from ..models import KGEModel
-from .measure import (DEFAULT_STEP_SIZE, DEFAULT_STEPS, DEFAULT_USE_PROBABILITY, check_parameters, evaluation_mode,
-                      per_person_changes, prepare_measurement, values_to_measure)
+from .measure import (DEFAULT_STEP_SIZE, DEFAULT_STEPS, DEFAULT_USE_PROBABILITY, check_parameters, check_professions,
+                      evaluation_mode, per_person_changes, prepare_measurement, values_to_measure)
 
 BOOTSTRAP_SAMPLES = 1000
 
@@ -41,6 +41,7 @@ def aggregate_bias(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gen
     bias the interval can sit above the point estimate; read it as a spread, not a test of zero.
     """
     check_parameters(steps, step_size)
+    check_professions(graph, use_probability)
     if not 0 < ci < 1:
         raise KGError(f"ci must be between 0 and 1 (got {ci}).")
     if n_boot < 1:

@@ -247,6 +247,15 @@ def values_to_measure(setup: Measurement, value: str | None, max_values: int | N
     return list(range(count))
 
 
+def check_professions(graph: KnowledgeGraph, use_probability: bool) -> None:
+    """The probability measure compares professions with one another: with a single one its change is zero
+    by construction, which must not read as "no bias"."""
+    if use_probability and graph.target_table.num_values < 2:
+        raise KGError(f"This graph records a single {graph.spec.target_name} in training, and the probability "
+                      "measure only compares professions with one another (it would always read 0); measure the "
+                      "raw score change instead (the default), or use a graph with at least two.")
+
+
 def check_parameters(steps: int, step_size: float) -> None:
     if steps < 1:
         raise KGError(f"steps must be at least 1 (got {steps}).")
@@ -276,6 +285,7 @@ def measure_bias(model: KGEModel, graph: KnowledgeGraph, attribute: str = "gende
     step); values are measured one after the other.
     """
     check_parameters(steps, step_size)
+    check_professions(graph, use_probability)
     started = time.perf_counter()
     with evaluation_mode(model):
         setup = prepare_measurement(model, graph, attribute)
