@@ -40,13 +40,14 @@ SETTINGS = [
     pytest.param("transe", {"loss": "softplus", "optimizer": "adagrad", "eval_every": 1, "patience": 10},
                  id="transe-autograd-adagrad-validation"),
     pytest.param("kl", {"warmup_epochs": 1.5}, id="kl-warmup"),
+    pytest.param("bose", {}, id="bose-discriminators"),
 ]
 
 
 @pytest.mark.parametrize("model,training", SETTINGS)
 def test_resumed_training_reaches_the_uninterrupted_weights(toy_dir, tmp_path, model, training):
     source = DataSource(data_dir=str(toy_dir), spec=SPEC)
-    config = model_config(model, dim=8, debias=["gender"] if model == "kl" else [])
+    config = model_config(model, dim=8, debias=["gender"] if model in ("kl", "bose") else [])
     settings = dict(epochs=EPOCHS, batch_size=256, lr=0.02, seed=3, **training)
     whole = train_and_save(tmp_path / "whole", config, train_config(**settings), source, progress=False,
                            splits=("valid",))

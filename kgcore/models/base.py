@@ -230,6 +230,14 @@ class KGEModel(nn.Module):
         """An inner optimisation the model runs each step (adversaries); returns logged values."""
         return {}
 
+    def inner_optimizer_state(self) -> dict | None:
+        """The state of an optimizer the model runs itself (Bose's discriminators), kept in training checkpoints
+        so that a resumed training continues exactly; None when there is none."""
+        return None
+
+    def load_inner_optimizer_state(self, state: dict | None) -> None:
+        """Restore ``inner_optimizer_state`` from a checkpoint."""
+
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts the model needs besides its weights (e.g. resolved whitelist ids)."""
         return {}

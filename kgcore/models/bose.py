@@ -264,12 +264,23 @@ class BoseHamilton(KGEModel):
     def _discriminator_step(self) -> None:
         """One optimizer step of the discriminators on the gradients in their ``.grad`` (None for the
         discriminators of attributes outside S: Adam skips them), which it then clears."""
+        optimizer = self._discriminator_optimizer()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def _discriminator_optimizer(self) -> "DenseAdam":
         if self._d_optimizer is None:
             from ..training.optimizers import DenseAdam  # training imports models: imported on first use
 
             self._d_optimizer = DenseAdam.for_parameters(self.discriminator_parameters(), self.d_lr, amsgrad=True)
-        self._d_optimizer.step()
-        self._d_optimizer.zero_grad(set_to_none=True)
+        return self._d_optimizer
+
+    def inner_optimizer_state(self) -> dict | None:
+        return None if self._d_optimizer is None else self._d_optimizer.state_dict()
+
+    def load_inner_optimizer_state(self, state: dict | None) -> None:
+        if state is not None:
+            self._discriminator_optimizer().load_state_dict(state)
 
     def auxiliary_step(self, batch: torch.Tensor) -> dict[str, float]:
         """Sample this batch's S; report the discriminators' latest loss and accuracy (measured on the

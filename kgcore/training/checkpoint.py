@@ -51,7 +51,8 @@ def training_state(model: torch.nn.Module, optimizers: list, generator: torch.Ge
                    history: list["EpochRecord"], best: dict[str, Any]) -> dict[str, Any]:
     """Everything ``train`` needs to continue after ``epoch`` exactly as if it had not stopped."""
     return {"format": STATE_FORMAT, "epoch": epoch, "step": step, "model": model.state_dict(),
-            "optimizers": [opt.state_dict() for opt in optimizers], "random": random_states(generator),
+            "optimizers": [opt.state_dict() for opt in optimizers], "inner_optimizer": model.inner_optimizer_state(),
+            "random": random_states(generator),
             "history": [asdict(record) for record in history], "best": best}
 
 

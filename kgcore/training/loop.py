@@ -195,6 +195,7 @@ def train(
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
         restore_optimizers(optimizers, resume_state["optimizers"], Path(checkpoint_path or "checkpoint"))
+        model.load_inner_optimizer_state(resume_state.get("inner_optimizer"))
         restore_random_states(resume_state["random"], generator)
         history = [EpochRecord(**record) for record in resume_state["history"]]
         best = resume_state["best"]
