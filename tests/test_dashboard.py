@@ -379,7 +379,7 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
     it offers the preset's adversary weight and discriminator steps for Bose & Hamilton's model and TransE
     with dot product, and trains the model with what was chosen; the classic setting offers kgcore's own
     defaults."""
-    from kgcore.models.bose import BoseOptions
+    from kgcore.models.bose_options import BoseOptions
     from kgcore.training.presets import FISHER2020
 
     shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
