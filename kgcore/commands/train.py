@@ -150,6 +150,17 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
                        debias=debias, options=options)
 
 
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
+        margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
+        filtered_negatives=args.filtered_negatives,
+        adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
+        patience=args.patience, device=args.device, withheld_relations=args.withhold,
+        warmup_epochs=args.warmup_epochs,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out and Path(args.out).absolute() != Path(args.resume).absolute():
@@ -158,14 +169,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         source: DataSource = data_source_from_args(args)
         model_config = model_config_from_args(args)
-        train_config = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
-            margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
-            filtered_negatives=args.filtered_negatives,
-            adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
-            patience=args.patience, device=args.device, withheld_relations=args.withhold,
-            warmup_epochs=args.warmup_epochs,
-        )
+        train_config = train_config_from_args(args)
         splits = ("valid",) if args.no_test else ("valid", "test")
         trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet,
                                  splits=splits, without_sensitive=args.without_sensitive, overwrite=args.overwrite)
@@ -174,3 +178,22 @@ def run(args: argparse.Namespace) -> int:
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}
     print(json.dumps(summary, indent=2))
     return 0
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """argparse whose usage errors raise ``SpecError`` instead of exiting, for checking many command lines."""
+
+    def error(self, message: str):
+        raise SpecError(message)
+
+
+def parse_train_arguments(argv: list[str]) -> argparse.Namespace:
+    """``train``'s arguments from ``argv`` (the words after ``train``), presets applied and the required ones
+    checked; a usage error raises ``SpecError`` rather than exiting. A fresh parser each call: ``--preset``
+    changes its parser's defaults."""
+    root = _RaisingParser(prog="python -m kgcore")
+    commands = root.add_subparsers(dest="command")
+    register(commands)
+    parser = commands.choices["train"]
+    args = parser.parse_args(argv)
+    return args.reparse(args, ["train", *argv])
