@@ -269,3 +269,32 @@ def find_sweeps(root: str | Path, depth: int = 3) -> list[Path]:
     if root.is_dir():
         walk(root, 0)
     return found
+
+
+def weight_column(summary: pd.DataFrame, attribute: str) -> str | None:
+    """The column of ``attribute``'s KL weight when the sweep varies it (the paper's x axis), else None."""
+    column = f"w_kl_{attribute}"
+    if column in summary.columns and summary[column].dropna().nunique() > 1:
+        return column
+    return None
+
+
+def sweep_points(summary: pd.DataFrame, attribute: str, x: str | None = None) -> pd.DataFrame:
+    """The debiasing paper's Table 1 from a sweep: per value of ``x`` (by default ``attribute``'s KL weight),
+    the mean and standard deviation over the runs (seeds) of the MRR (test, else valid), the difference in
+    scores, the classifier accuracy and the most-frequent rate, with the number of runs. Failed runs and
+    runs without measures are left out."""
+    x = x or weight_column(summary, attribute)
+    if x is None or x not in summary.columns:
+        raise KGError(f"The sweep does not vary the KL weight of {attribute}; nothing to plot against.")
+    frame = summary.copy()
+    frame["mrr"] = frame["test_mrr"].where(frame["test_mrr"].notna(), frame["valid_mrr"])
+    columns = {"mrr": "mrr", f"{attribute}_difference": "difference", f"{attribute}_accuracy": "accuracy",
+               f"{attribute}_most_frequent_rate": "most_frequent_rate"}
+    frame = frame.rename(columns=columns)
+    frame = frame[frame["mrr"].notna() & frame[x].notna()]
+    grouped = frame.groupby(x, sort=True)
+    points = grouped[list(columns.values())].agg(["mean", "std"])
+    points.columns = [f"{name}_{stat}" for name, stat in points.columns]
+    points["runs"] = grouped.size()
+    return points.reset_index().rename(columns={x: "x"})

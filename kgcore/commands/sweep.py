@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SpecError
-from ..sweep import (MEASURES, PLAN, SUMMARY, measured_attributes, parse_axis, plan_sweep, seed_axis,
-                     summary_frame, write_plan)
+from ..sweep import (MEASURES, PLAN, SUMMARY, measured_attributes, parse_axis, plan_sweep, run_state,
+                     seed_axis, summary_frame, write_plan)
 
 EXECUTORS = ("ray", "local")
 
@@ -74,14 +74,16 @@ def run(args: argparse.Namespace) -> int:
 
         require("ray")  # before any work: one line saying what to install
     write_plan(out, list(args.passed_on), axes, runs, attributes)
+    status: dict[str, str] = {r.name: "skipped" for r in runs if run_state(r.out) == "finished"}
     jobs = [{"name": r.name, "argv": r.argv, "out": str(r.out), "attributes": attributes,
-             "threads": args.cpus_per_run} for r in runs]
-    if args.executor == "ray":
+             "threads": args.cpus_per_run} for r in runs if r.name not in status]
+    if not jobs:
+        results = iter(())
+    elif args.executor == "ray":
         workers = args.workers or max(1, (os.cpu_count() or 1) // args.cpus_per_run)
         results = run_ray(jobs, cpus=args.cpus_per_run, workers=workers, address=args.address)
     else:
         results = run_local(jobs)
-    status: dict[str, str] = {}
     errors: dict[str, str] = {}
     with tqdm(total=len(jobs), desc="sweep", unit="run", disable=args.quiet, file=sys.stderr) as bar:
         for name, state, error in results:
