@@ -161,3 +161,26 @@ def test_ray_sweep_equals_the_local_one_and_reports_a_failure(local_ray, local_s
     summary = pd.read_csv(out / SUMMARY, keep_default_na=False).set_index("run")
     assert summary.loc["debias-nosuch", "status"] == "failed" and "nosuch" in summary.loc["debias-nosuch", "error"]
     assert summary.loc["debias-gender", "status"] == "trained" and run_state(out / "debias-gender") == "finished"
+
+
+def test_report_of_a_sweep(local_sweep, tmp_path):
+    _, out = local_sweep
+    path = tmp_path / "sweep.html"
+    assert main(["report", "--sweep", str(out), "--out", str(path)]) == 0
+    text = path.read_text()
+    assert "w_KL (gender)" in text and "Classifier accuracy" in text and "kl-weight-gender-10__seed-1" in text
+    assert text.count("plotly.js v") <= 2  # the library embedded once (its banner names itself)
+
+
+def test_dashboard_sweeps_page(local_sweep, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _, out = local_sweep
+    monkeypatch.setenv("KGCORE_RUNS", str(out.parent))
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "dashboard" / "app.py"), default_timeout=240)
+    at = at.switch_page("views/sweeps.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="sweep_folder").value == out
+    assert at.selectbox(key="sweep_attr").value == "gender"
+    assert len(at.dataframe) == 2
