@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import KGError
 from .sweep import RESIDUAL, run_state
@@ -95,11 +95,13 @@ def run_local(jobs: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
             yield job["name"], result["status"], ""
 
 
-def run_ray(jobs: list[dict[str, Any]], cpus: int = 1, workers: int = 1,
-            address: str | None = None) -> Iterator[tuple[str, str, str]]:
-    """One Ray task per run, each reserving ``cpus`` cores. Without ``address`` (and no Ray already started
-    in this process) a local Ray of ``workers * cpus`` cores is started for the sweep and stopped after it;
-    with ``address``, the runs' folders must be on storage every node of that cluster shares."""
+def run_ray(jobs: list[dict[str, Any]], cpus: int = 1, workers: int = 1, address: str | None = None,
+            function: Callable[..., dict[str, Any]] = execute_run) -> Iterator[tuple[str, str, str]]:
+    """One Ray task per run (``function``, by default ``execute_run``, called with a job's keys), each
+    reserving ``cpus`` cores and never retried: a task whose worker dies is a failed run. Without ``address``
+    (and no Ray already started in this process) a local Ray of ``workers * cpus`` cores is started for the
+    sweep and stopped after it; with ``address``, the runs' folders must be on storage every node of that
+    cluster shares."""
     from .extras import require
 
     ray = require("ray")
@@ -110,7 +112,7 @@ def run_ray(jobs: list[dict[str, Any]], cpus: int = 1, workers: int = 1,
         else:
             ray.init(num_cpus=max(1, workers) * max(1, cpus), include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=cpus, max_retries=0)(execute_run)
+        task = ray.remote(num_cpus=cpus, max_retries=0)(function)
         pending = {task.remote(**{**job, "threads": cpus}): job["name"] for job in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
