@@ -149,6 +149,8 @@ def plan_sweep(fixed: list[str], axes: list[Axis], out: str | Path) -> list[Swee
         argv = train_argv(fixed, values, out / name)
         try:
             args = parse_train_arguments(argv)
+            if args.engine != "kgcore":
+                raise SpecError("a sweep trains with kgcore's engine; leave --engine out.")
             model_config = model_config_from_args(args)
             check_model_config(model_config)
             train_config_from_args(args).validate()
