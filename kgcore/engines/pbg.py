@@ -9,7 +9,7 @@ softmax -> softmax) carry over, and entity norms are capped at 1 (PBG's ``max_no
 counterpart for are refused in one line rather than dropped silently.
 
 The graph's splits are written as TSV files, the config as ``pbg_config.py`` (``get_torchbiggraph_config()``,
-the file PBG's own launcher ``torchbiggraph_train`` takes, so the same training runs distributed), and PBG runs
+the file PBG's own launcher ``torchbiggraph_train`` takes), and PBG runs
 in its own Python (``--pbg-python`` or ``$PBG_PYTHON``: a virtualenv with torchbiggraph, whose pins need not
 agree with kgcore's) through ``kgcore/engines/pbg_worker.py``. Its checkpoint is imported as
 ``kgcore import pbg`` does, evaluated like any training, and saved with the config file inside the run.
@@ -77,8 +77,8 @@ def pbg_config(model_config: "ModelConfig", train_config: "TrainConfig", work: P
 def config_file_text(config: dict[str, Any]) -> str:
     """The config as the Python file PBG's launcher loads."""
     return ('"""PyTorch-BigGraph config written by kgcore (train --engine pbg); paths point at its working '
-            'folder: change them to\nrun it again, e.g. distributed: torchbiggraph_train pbg_config.py '
-            '-p num_machines=4 -p distributed_init_method=tcp://HOST:PORT."""\n\n\n'
+            'folder: change them to\nrun it again (distributed: shared storage, num_partitions at least twice '
+            'the machines, torchbiggraph_train --rank)."""\n\n\n'
             f"def get_torchbiggraph_config():\n    return {pprint.pformat(config, indent=4, sort_dicts=False)}\n")
 
 
