@@ -14,6 +14,7 @@ one-line reason and the others go on. Ray is imported only by ``run_ray`` (``kgc
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator
 from .errors import KGError
 from .sweep import RESIDUAL, run_state
 
+WORKER_NICENESS = "RAY_worker_niceness"  # read by the raylet a local ray.init starts
 CLASSIFIER_SEED = 0  # the same folds and network seed for every run, so runs differ only by their model
 
 
@@ -110,6 +112,9 @@ def run_ray(jobs: list[dict[str, Any]], cpus: int = 1, workers: int = 1, address
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
+            # Ray lowers its workers' priority (nice 15) by default; a sweep's runs are the work itself, so on a
+            # shared machine they compete like the same runs started one after another would.
+            os.environ.setdefault(WORKER_NICENESS, "0")
             ray.init(num_cpus=max(1, workers) * max(1, cpus), include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=cpus, max_retries=0)(function)
