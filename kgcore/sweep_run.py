@@ -48,15 +48,22 @@ def residual_writer(attributes: list[str]):
 
 
 def execute_run(name: str, argv: list[str], out: str, attributes: list[str], threads: int = 1) -> dict[str, Any]:
-    """Train (or resume, or skip) one run of a sweep; raises on failure."""
+    """Train (or resume, or skip) one run of a sweep at ``threads`` torch threads; raises on failure."""
     import torch
 
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        return _execute(name, argv, Path(out), attributes)
+    finally:  # run_local shares its process with the caller
+        torch.set_num_threads(before)
+
+
+def _execute(name: str, argv: list[str], folder: Path, attributes: list[str]) -> dict[str, Any]:
     from .commands.common import data_source_from_args
     from .commands.train import model_config_from_args, parse_train_arguments, train_config_from_args
     from .training.pipeline import resume_training, train_and_save
 
-    torch.set_num_threads(max(1, int(threads)))
-    folder = Path(out)
     state = run_state(folder)
     started = time.perf_counter()
     if state == "finished":

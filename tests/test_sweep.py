@@ -206,3 +206,27 @@ def test_killing_one_ray_task_leaves_the_others_runs_complete(local_ray, tmp_pat
     assert ended["seed-1"][0] == "failed" and ended["seed-1"][1]
     assert run_state(tmp_path / "killed" / "seed-0") == "finished" == run_state(tmp_path / "killed" / "seed-2")
     assert run_state(tmp_path / "killed" / "seed-1") == "new"
+
+
+def test_rerun_resumes_an_interrupted_training(tmp_path, toy_dir):
+    from kgcore.commands.common import data_source_from_args
+    from kgcore.commands.train import model_config_from_args, parse_train_arguments, train_config_from_args
+    from kgcore.training.pipeline import train_and_save
+
+    out = tmp_path / "resumed"
+    extra = ["--grid", "kl-weight=gender=10", "--executor", "local"]
+    [run] = plan_sweep([*data_flags(toy_dir), "--model", "kl", "--debias", "gender", *TINY],
+                       [parse_axis("kl-weight=gender=10")], out)
+    args = parse_train_arguments(run.argv)
+
+    def interrupted(record):
+        raise RuntimeError("the machine went away")  # after the first epoch's checkpoint
+
+    with pytest.raises(RuntimeError):
+        train_and_save(run.out, model_config_from_args(args), train_config_from_args(args), data_source_from_args(args),
+                       progress=False, on_epoch=interrupted)
+    assert run_state(run.out) == "training"
+    assert main(sweep_argv(toy_dir, out, *extra)) == 0
+    summary = pd.read_csv(out / SUMMARY)
+    assert list(summary["status"]) == ["resumed"] and run_state(run.out) == "finished"
+    assert len(pd.read_csv(run.out / "history.csv")) == 2 and (run.out / RESIDUAL).is_file()
