@@ -32,6 +32,36 @@ def sweep(out: Path, executor: list[str], epochs: int, dim: int) -> tuple[float,
     return time.perf_counter() - started, load, pd.read_csv(out / "summary.csv")
 
 
+OVERHEAD = """
+import os, time
+os.environ.setdefault("RAY_worker_niceness", "0")
+started = time.perf_counter()
+import ray
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+up = time.perf_counter()
+
+@ray.remote(num_cpus=1)
+def ready():
+    import kgcore.sweep_run  # noqa: F401 - what a sweep's task imports before its first run
+    import torch  # noqa: F401
+    return os.getpid()
+
+ray.get([ready.remote() for _ in range(2)])
+warm = time.perf_counter()
+ray.get([ready.remote() for _ in range(2)])
+print(f"{up - started:.1f} {warm - up:.1f} {time.perf_counter() - warm:.2f}")
+ray.shutdown()
+"""
+
+
+def ray_overhead() -> list[float]:
+    """Seconds to start a local Ray, to get two workers ready (kgcore and torch imported), and of a round
+    trip of two tasks on ready workers."""
+    done = subprocess.run([sys.executable, "-c", OVERHEAD], check=True, capture_output=True, text=True,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    return [float(x) for x in done.stdout.split()[-3:]]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
@@ -43,6 +73,7 @@ def main() -> int:
                                                                      "--cpus-per-run", "1"], args.epochs, args.dim)
         seq_wall, seq_load, seq_table = sweep(Path(folder) / "local", ["--executor", "local", "--cpus-per-run", "1"],
                                               args.epochs, args.dim)
+    overhead = ray_overhead()
     after = os.getloadavg()
     same = all((ray_table[c] - seq_table[c]).abs().max() < 1e-6 for c in ("valid_mrr", "test_mrr", "gender_difference"))
     lines = [
@@ -55,6 +86,8 @@ def main() -> int:
         f"sequential, 1 core:             {seq_wall:.1f} s wall (runs' training summed: "
         f"{seq_table['train_seconds'].sum():.1f} s; all {set(seq_table['status'])})",
         f"ratio Ray / sequential: {ray_wall / seq_wall:.2f}x (target <= 0.6x)",
+        f"Ray's fixed cost, measured apart: start {overhead[0]:.1f} s, two workers ready (kgcore + torch imported) "
+        f"{overhead[1]:.1f} s, a round trip of two tasks on ready workers {overhead[2]:.2f} s",
         f"same numbers on both (seeded runs): {same}",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
