@@ -54,6 +54,18 @@ ray.shutdown()
 """
 
 
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(20_000_000):\n    x += i\nprint(time.perf_counter() - t)"
+
+
+def parallel_headroom() -> float:
+    """How much longer two single-threaded CPU-bound processes at once take than one alone: 1.0 where two
+    cores are free, 2.0 where the machine gives this work one core's worth whatever the process count."""
+    alone = float(subprocess.run([sys.executable, "-c", SPIN], check=True, capture_output=True, text=True).stdout)
+    pair = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    together = max(float(p.communicate()[0]) for p in pair)
+    return together / alone
+
+
 def ray_overhead() -> list[float]:
     """Seconds to start a local Ray, to get two workers ready (kgcore and torch imported), and of a round
     trip of two tasks on ready workers."""
@@ -74,6 +86,7 @@ def main() -> int:
         seq_wall, seq_load, seq_table = sweep(Path(folder) / "local", ["--executor", "local", "--cpus-per-run", "1"],
                                               args.epochs, args.dim)
     overhead = ray_overhead()
+    headroom = parallel_headroom()
     after = os.getloadavg()
     same = all((ray_table[c] - seq_table[c]).abs().max() < 1e-6 for c in ("valid_mrr", "test_mrr", "gender_difference"))
     lines = [
@@ -89,6 +102,8 @@ def main() -> int:
         f"Ray's fixed cost, measured apart: start {overhead[0]:.1f} s, two workers ready (kgcore + torch imported) "
         f"{overhead[1]:.1f} s, a round trip of two tasks on ready workers {overhead[2]:.2f} s",
         f"same numbers on both (seeded runs): {same}",
+        f"parallel headroom now: two CPU-bound single-threaded processes at once take {headroom:.2f}x as long as one "
+        "alone (1.0: two free cores; 2.0: one core's worth, no parallel gain possible)",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
