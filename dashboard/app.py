@@ -30,6 +30,7 @@ PAGES = [
     st.Page("views/professions.py", title="Professions", icon=":material/work:"),
     st.Page("views/shift.py", title="Embedding shift", icon=":material/animation:"),
     st.Page("views/compare.py", title="Compare models", icon=":material/compare_arrows:"),
+    st.Page("views/sweeps.py", title="Sweeps", icon=":material/stacked_line_chart:"),
     st.Page("views/ask.py", title="Ask the model", icon=":material/psychology_alt:"),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
 ]

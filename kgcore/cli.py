@@ -8,7 +8,7 @@ import sys
 from . import __version__
 from .errors import KGError
 
-COMMANDS = ("train", "evaluate", "relations", "download", "bias", "demo", "report", "import")
+COMMANDS = ("train", "sweep", "evaluate", "relations", "download", "bias", "demo", "report", "import")
 # Commands whose name is a Python keyword live in a module with a trailing underscore.
 MODULES = {"import": "import_"}
 
@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only a command that passes flags on to another (sweep -> train) takes flags it does not know
+        if not hasattr(args, "passed_on"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.passed_on = extra
     if getattr(args, "reparse", None) is not None:  # a command whose defaults depend on its arguments (--preset)
         args = args.reparse(args, list(sys.argv[1:] if argv is None else argv))
     try:

@@ -143,11 +143,39 @@ def shift_section(run: Run, attribute: str, person: str | None, steps: int = SHI
             + figure.to_html(full_html=False, include_plotlyjs=True, auto_play=False))
 
 
+def sweep_section(folder: str | Path, include_plotlyjs: bool = True) -> str:
+    """A sweep's figures (the debiasing paper's Figures 3-4) and Table 1 per attribute whose KL weight it
+    varies, then its summary of every run (``kgcore.sweep``)."""
+    from .figures.sweep import sweep_figure
+    from .sweep import load_summary, read_plan, sweep_points, weight_column
+
+    folder = Path(folder)
+    plan, summary = read_plan(folder), load_summary(folder)
+    parts = [f"<h2>Sweep {html.escape(folder.name)}</h2>",
+             f"<p>{len(summary)} runs, varying " + ", ".join(html.escape(k) for k in plan.get("grid", {}))
+             + ". Each point is the mean over the runs of one weight (seeds), the bars their standard deviation; "
+             "the dashed line is the most-frequent rate, the classifier's accuracy when nothing is left.</p>"]
+    for attribute in plan.get("attributes", []):
+        if not weight_column(summary, attribute):
+            continue
+        points = sweep_points(summary, attribute)
+        parts.append(sweep_figure(points, attribute).to_html(full_html=False, include_plotlyjs=include_plotlyjs))
+        include_plotlyjs = False
+        parts.append(_table(points.rename(columns={"x": f"w_KL ({attribute})"}),
+                            {c: "{:.4f}" for c in points.columns if c not in ("x", "runs")}))
+    shown = [c for c in summary.columns if c not in ("error",) and not summary[c].isna().all()]
+    parts.append(_table(summary[shown], {c: "{:.4f}" for c in shown if summary[c].dtype.kind == "f"}))
+    return "\n".join(parts)
+
+
 def report_html(runs: Sequence[Run], attribute: str = "gender", person: str | None = None, top: int = 20,
-                min_support: int = DEFAULT_MIN_SUPPORT) -> str:
-    """The whole hand-out as one HTML document (see the module docstring)."""
+                min_support: int = DEFAULT_MIN_SUPPORT, sweep: str | Path | None = None) -> str:
+    """The whole hand-out as one HTML document (see the module docstring); ``sweep``: a sweep folder whose
+    figures are added (alone when no run is given)."""
+    if not runs and sweep is None:
+        raise KGError("Give at least one run folder or a sweep folder for the report.")
     if not runs:
-        raise KGError("Give at least one run folder for the report.")
+        return _document("sweep", ["<h1>What is left against the KL weight</h1>", sweep_section(sweep)])
     graph = runs[0].graph
     if attribute not in graph.spec.attribute_names:
         raise KGError(f"{attribute!r} is not an attribute of {graph.name}; its attributes: "
@@ -180,9 +208,15 @@ def report_html(runs: Sequence[Run], attribute: str = "gender", person: str | No
         label, _ = _model_facts(run.model_config.model)
         sections.append(f"<h3>{swatch(colours[str(run.path)], html.escape(label))} · {html.escape(run.name)}</h3>")
         sections.append(top_lists(result, top, min_support))
-    sections.append(f"<p class='note'>Written by kgcore on {time.strftime('%Y-%m-%d %H:%M')}.</p>")
+    if sweep is not None:
+        sections.append(sweep_section(sweep, include_plotlyjs=False))  # the shift figure brought plotly
+    return _document(attribute, sections)
+
+
+def _document(title: str, sections: list[str]) -> str:
+    sections = [*sections, f"<p class='note'>Written by kgcore on {time.strftime('%Y-%m-%d %H:%M')}.</p>"]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>kgcore report: {html.escape(attribute)}</title><style>{STYLE}</style></head><body>"
+            f"<title>kgcore report: {html.escape(title)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(sections) + "</body></html>")
 
 
@@ -194,4 +228,4 @@ def write_report(runs: Sequence[Run], out: str | Path, **options) -> Path:
     return path
 
 
-__all__ = ["report_html", "write_report", "comparison", "top_lists", "base_rate", "shift_section"]
+__all__ = ["report_html", "write_report", "comparison", "top_lists", "base_rate", "shift_section", "sweep_section"]

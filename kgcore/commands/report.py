@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="example:\n  python -m kgcore report assets/demo/transe assets/demo/kl assets/demo/bose "
                "--out report.html",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `kgcore train`")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="run folders written by `kgcore train`")
+    parser.add_argument("--sweep", metavar="SWEEP_DIR",
+                        help="add a sweep's figures against the KL weight (`kgcore sweep --out`); alone if no RUN")
     parser.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
     parser.add_argument("--attribute", default="gender", help="sensitive attribute of the runs' spec")
     parser.add_argument("--person", default=None,
@@ -34,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from ..report import write_report
     from ..runs import load_run
 
+    if not args.runs:
+        if not args.sweep:
+            raise KGError("Give at least one run folder (RUN) or --sweep SWEEP_DIR.")
+        path = write_report([], args.out, sweep=args.sweep)
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB); open it in any browser, no internet needed")
+        return 0
     first = load_run(args.runs[0], device=args.device)
     runs = [first]
     for path in args.runs[1:]:
@@ -43,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
                           "a report compares runs of one graph.")
         runs.append(loaded)
     path = write_report(runs, args.out, attribute=args.attribute, person=args.person, top=args.top,
-                        min_support=args.min_support)
+                        min_support=args.min_support, sweep=args.sweep)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB); open it in any browser, no internet needed")
     return 0

@@ -65,6 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="validation MRR every N epochs, keeping the best model (0: off)")
     opt.add_argument("--patience", type=int, default=3, help="validation checks without improvement before stopping")
     opt.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    opt.add_argument("--engine", choices=("kgcore", "pbg"), default="kgcore",
+                     help="pbg: train the Basic model (--interaction transe-dot-reciprocal, --optimizer adagrad) "
+                          "with PyTorch-BigGraph in its own Python and import the result (kgcore.engines.pbg)")
+    opt.add_argument("--pbg-python", metavar="PATH", help="Python with torchbiggraph for --engine pbg "
+                                                          "(default: $PBG_PYTHON)")
     out = parser.add_argument_group("output")
     out.add_argument("--out", metavar="RUN_DIR", help="run folder to write (required unless --resume)")
     out.add_argument("--overwrite", action="store_true", help="replace a run already in RUN_DIR")
@@ -150,7 +155,20 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
                        debias=debias, options=options)
 
 
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
+        margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
+        filtered_negatives=args.filtered_negatives,
+        adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
+        patience=args.patience, device=args.device, withheld_relations=args.withhold,
+        warmup_epochs=args.warmup_epochs,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.resume and args.engine != "kgcore":
+        raise SpecError("--resume continues a kgcore training; leave --engine out.")
     if args.resume:
         if args.out and Path(args.out).absolute() != Path(args.resume).absolute():
             raise SpecError("--resume continues the training in its own folder; leave --out out.")
@@ -158,15 +176,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         source: DataSource = data_source_from_args(args)
         model_config = model_config_from_args(args)
-        train_config = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
-            margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
-            filtered_negatives=args.filtered_negatives,
-            adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
-            patience=args.patience, device=args.device, withheld_relations=args.withhold,
-            warmup_epochs=args.warmup_epochs,
-        )
+        train_config = train_config_from_args(args)
         splits = ("valid",) if args.no_test else ("valid", "test")
+        if args.engine == "pbg":
+            from ..engines.pbg import train_with_pbg
+
+            path, metrics = train_with_pbg(args.out, model_config, train_config, source, python=args.pbg_python,
+                                           splits=splits, without_sensitive=args.without_sensitive,
+                                           overwrite=args.overwrite)
+            print(json.dumps({"run": str(path), "engine": "pbg", "seconds_per_epoch": metrics["seconds_per_epoch"],
+                              **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}, indent=2))
+            return 0
         trained = train_and_save(args.out, model_config, train_config, source, progress=not args.quiet,
                                  splits=splits, without_sensitive=args.without_sensitive, overwrite=args.overwrite)
     metrics = trained.metrics
@@ -174,3 +194,22 @@ def run(args: argparse.Namespace) -> int:
                **{f"{s}_mrr": metrics[s]["mrr"] for s in ("valid", "test") if s in metrics}}
     print(json.dumps(summary, indent=2))
     return 0
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """argparse whose usage errors raise ``SpecError`` instead of exiting, for checking many command lines."""
+
+    def error(self, message: str):
+        raise SpecError(message)
+
+
+def parse_train_arguments(argv: list[str]) -> argparse.Namespace:
+    """``train``'s arguments from ``argv`` (the words after ``train``), presets applied and the required ones
+    checked; a usage error raises ``SpecError`` rather than exiting. A fresh parser each call: ``--preset``
+    changes its parser's defaults."""
+    root = _RaisingParser(prog="python -m kgcore")
+    commands = root.add_subparsers(dest="command")
+    register(commands)
+    parser = commands.choices["train"]
+    args = parser.parse_args(argv)
+    return args.reparse(args, ["train", *argv])

@@ -116,9 +116,10 @@ def _forget_training(out: Path) -> None:
 
 
 def resume_training(out: str | Path, *, progress: bool = True,
-                    on_epoch: Callable[[EpochRecord], bool | None] | None = None) -> TrainedRun:
+                    on_epoch: Callable[[EpochRecord], bool | None] | None = None,
+                    add_files: Callable[["KGEModel", "KnowledgeGraph", Path], None] | None = None) -> TrainedRun:
     """Continue the interrupted training in ``out`` from its last checkpoint, with the settings it was
-    started with (``training.json``), and save its run there."""
+    started with (``training.json``), and save its run there (``add_files`` as in ``train_and_save``)."""
     from ..data.datasets import DataSource
     from ..models import ModelConfig
     from ..runs import read_json
@@ -138,4 +139,5 @@ def resume_training(out: str | Path, *, progress: bool = True,
         raise CheckpointError(f"{out / TRAINING_JOB} is malformed ({exc}); start the training again with "
                               "--overwrite.") from exc
     return train_and_save(out, model_config, train_config, source, progress=progress, on_epoch=on_epoch,
-                          splits=splits, without_sensitive=without_sensitive, overwrite=overwrite, resume=True)
+                          splits=splits, without_sensitive=without_sensitive, overwrite=overwrite, resume=True,
+                          add_files=add_files)
