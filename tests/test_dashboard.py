@@ -389,7 +389,7 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
     assert at.radio(key="train_setting").value == "fisher2020"
     assert at.select_slider(key="train_bose_gamma_fisher2020").value == FISHER2020.options["bose"]["gamma"]
     assert at.slider(key="train_bose_d_steps_fisher2020").value == FISHER2020.options["bose"]["d_steps"]
-    assert at.selectbox(key="train_interaction_fisher2020").value == "transe-dot-reciprocal"
+    assert at.selectbox(key="train_interaction_fisher2020").value == "transe-dot"
     at.radio(key="train_setting").set_value("classic").run()
     assert at.select_slider(key="train_bose_gamma_classic").value == BoseOptions().gamma
     assert at.selectbox(key="train_interaction_classic").value == "transe-l1"

@@ -113,7 +113,7 @@ def test_preset_sets_the_papers_setting_and_flags_win(toy_dir, tmp_path, capsys)
     capsys.readouterr()
     config = json.loads((out / "config.json").read_text())
     model, train_ = config["model"], config["train"]
-    assert model["interaction"] == "transe-dot-reciprocal" and not model["entity_norm"] and model["dim"] == 16
+    assert model["interaction"] == "transe-dot" and not model["entity_norm"] and model["dim"] == 16
     assert (train_["loss"], train_["negative_mode"], train_["optimizer"], train_["lr"], train_["warmup_epochs"]) == \
         ("softmax", "shared", "adagrad", 0.1, 1.0)
     assert (train_["epochs"], train_["batch_size"], train_["num_negatives"]) == (2, 256, 64)  # the flags given

@@ -159,10 +159,12 @@ class KGEModel(nn.Module):
         return self.adjust_head_scores(scores, r, t, candidates, tail, relation)
 
     def score_against_pool(self, pos: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each positive against every pool entity as its tail, then as its head, as two ranking problems
-        (PyTorch-BigGraph's shared negatives, the papers' training): positives' scores [2B] (as tail
-        prediction scores them, then as head prediction does) and the pool's [2B, K], with one lookup of
-        the heads, tails and pool."""
+        """Each positive against every pool entity as its tail and as its head (shared negatives, the papers'
+        training), with one lookup of the heads, tails and pool: the positives' scores [B] and the pool's
+        [B, 2K] (tails first), one ranking problem per positive. A reciprocal interaction scores a positive
+        differently for each side, so there the two sides are two ranking problems, as PyTorch-BigGraph's
+        softmax loss has them: positives [2B] (as tail prediction scores them, then as head prediction does)
+        and the pool [2B, K]."""
         h, r, t = pos[:, 0], pos[:, 1], pos[:, 2]
         batch = pos.shape[0]
         head, tail, pool_vectors = self.entity_vectors(torch.cat([h, t, pool])).split([batch, batch, pool.numel()])
@@ -170,12 +172,13 @@ class KGEModel(nn.Module):
         adjust = self.head_adjustment(h, r, t)
         adjusted = head if adjust is None else head + adjust
         for_tails = self.interaction.score(adjusted, relation, tail)
-        for_heads = (self.interaction.score_for_heads(adjusted, relation, tail) if self.interaction.reciprocal
-                     else for_tails)
         as_tails = self.adjust_tail_scores(self.interaction.score_tails(head, relation, pool_vectors),
                                            h, r, pool, head, relation)
         as_heads = self.adjust_head_scores(self.interaction.score_heads(relation, tail, pool_vectors),
                                            r, t, pool, tail, relation)
+        if not self.interaction.reciprocal:
+            return for_tails, torch.cat([as_tails, as_heads], dim=1)
+        for_heads = self.interaction.score_for_heads(adjusted, relation, tail)
         return torch.cat([for_tails, for_heads]), torch.cat([as_tails, as_heads], dim=0)
 
     def score_head_embeddings(self, head_emb: torch.Tensor, r: int | torch.Tensor, tails: torch.Tensor,
