@@ -8,7 +8,9 @@ For each repeat: launch ``streamlit run dashboard/app.py`` (headless, 127.0.0.1)
 - cold start: process launch -> the Overview's first chart visible in the browser (also: server ready, and
   the script's own time to draw the page, from the ``KGCORE_DASHBOARD_TIMING`` lines the app prints);
 - first visit of every page (results computed and cached), then page switches (cached): click in the
-  navigation -> the page's marker text visible and the script run finished.
+  navigation -> the page's marker text visible and the script run finished;
+- attribute switches on Professions and Compare (gender -> ethnicity, first time, so not cached in the
+  session): option clicked -> the script run finished.
 
 ``--baseline`` times the same cold start for a one-chart Streamlit app, the floor this machine sets for
 any Streamlit + plotly page. ``--fresh-cache`` gives the server an empty home folder, so Streamlit's disk
@@ -33,6 +35,9 @@ CHROMIUM = "/usr/bin/chromium"
 PAGES = (("Professions", "Most male-associated"), ("Embedding shift", "Ranking before and after"),
          ("Compare models", "The table"), ("Ask the model", "Changed in the top 10"),
          ("Train", "Use your own knowledge graph"), ("Overview", "People by recorded gender"))
+# (page, its marker text, the attribute selectbox's label, the value switched to)
+ATTRIBUTE_SWITCHES = (("Professions", "Most male-associated", "Attribute", "ethnicity"),
+                      ("Compare models", "The table", "Attribute", "ethnicity"))
 BASELINE_APP = """import streamlit as st
 import plotly.graph_objects as go
 st.title("baseline")
@@ -73,6 +78,25 @@ def script_times(log: Path) -> list[float]:
     return [float(x) for x in re.findall(r"kgcore-dashboard-timing page=.* seconds=([0-9.]+)", log.read_text())]
 
 
+def visit(page, title: str, marker: str) -> float:
+    started = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_text(marker).first.wait_for(timeout=300_000)
+    settled(page)
+    return time.perf_counter() - started
+
+
+def choose(page, label: str, option: str) -> float:
+    """Pick ``option`` in the selectbox labelled ``label``; seconds until the script run has finished."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    box.click()
+    started = time.perf_counter()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(100)  # the rerun starts
+    settled(page)
+    return time.perf_counter() - started
+
+
 def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -> dict[str, float]:
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
@@ -88,14 +112,13 @@ def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -
         if pages:
             for rounds, label in ((1, "first visit"), (2, "switch")):
                 for title, marker in PAGES:
-                    started = time.perf_counter()
-                    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-                    page.get_by_text(marker).first.wait_for(timeout=300_000)
-                    settled(page)
-                    figures[f"{label}: {title}"] = time.perf_counter() - started
+                    figures[f"{label}: {title}"] = visit(page, title, marker)
             runs = script_times(log)
             switches = runs[-len(PAGES):]
             figures["script time of a page switch (max)"] = max(switches)
+            for title, marker, box, option in ATTRIBUTE_SWITCHES:
+                visit(page, title, marker)
+                figures[f"attribute switch: {title} -> {option}"] = choose(page, box, option)
         return figures
     finally:
         process.terminate()
