@@ -153,7 +153,7 @@ def check_facts(graph: KnowledgeGraph, facts: list[Triple]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- fitting
-def _fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
+def fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
     """S of every fact with the person's slot filled by the base embedding ``emb`` [D], one model call per
     (relation, direction): [F] in the order of ``_fact_groups``."""
     scores = []
@@ -227,7 +227,7 @@ def fit_person(model: KGEModel, graph: KnowledgeGraph, facts: list[Triple], step
         adam = _Adam(emb, lr, max(steps, 1))
         for _ in range(steps):
             with torch.enable_grad():
-                loss = -_fact_scores(model, graph, emb, facts).mean()
+                loss = -fact_scores(model, graph, emb, facts).mean()
                 # Only the person's vector gets a gradient: the model's weights stay untouched (and shared).
                 (grad,) = torch.autograd.grad(loss, [emb])
             with torch.no_grad():
