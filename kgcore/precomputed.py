@@ -67,13 +67,29 @@ def precompute(model: "KGEModel", graph: "KnowledgeGraph") -> dict[str, Any]:
 
     attributes: dict[str, Any] = {}
     for attribute in graph.spec.attribute_names:
-        entry: dict[str, Any] = {"measures": {name: json_ready(compute_measure(name, model, graph, attribute))
-                                              for name in RUN_MEASURES}}
+        entry: dict[str, Any] = {"measures": {}}
+        for name in RUN_MEASURES:
+            stored = _or_none(compute_measure, name, model, graph, attribute)
+            if stored is not None:
+                entry["measures"][name] = stored
         if graph.spec.target:
-            entry["shift_person"] = most_swapped_person(model, graph, attribute)
-        entry["facts_probe"] = json_ready(facts_probe(graph, attribute=attribute))
+            entry["shift_person"] = _or_none(most_swapped_person, model, graph, attribute)
+        facts = _or_none(facts_probe, graph, attribute=attribute)
+        if facts is not None:
+            entry["facts_probe"] = facts
         attributes[attribute] = entry
     return {"format": FORMAT, "vocabulary": vocabulary_digest(graph), "attributes": attributes}
+
+
+def _or_none(function, *args, **kwargs) -> Any:
+    """The JSON-ready result, or None where the graph does not allow the measure (a ``KGError``, e.g. a value
+    held by too few people): nothing is stored then, and the dashboard computes it and shows why it cannot."""
+    from .errors import KGError
+
+    try:
+        return json_ready(function(*args, **kwargs))
+    except KGError:
+        return None
 
 
 def write_precomputed(model: "KGEModel", graph: "KnowledgeGraph", folder: str | Path) -> str:

@@ -55,6 +55,7 @@ def test_every_demo_run_carries_every_attribute(demo_runs):
         assert data is not None and set(data["attributes"]) == set(run.graph.spec.attribute_names), name
         for entry in data["attributes"].values():
             assert set(entry["measures"]) == set(RUN_MEASURES) and entry["shift_person"] in run.graph.entity_to_id
+            assert "facts_probe" in entry
 
 
 @pytest.mark.slow
@@ -97,5 +98,7 @@ def test_written_with_a_run_and_read_back(tmp_path):
     same(entry["measures"]["score_difference"],
          json_ready(compute_measure("score_difference", trained.model, graph, "gender")))
     assert precomputed_entry(trained.path, "no such attribute") is None
+    # A measure this small world does not allow (too few people of a value) is left out, not stored as an error.
+    assert "leakage_probe" not in precomputed_entry(trained.path, "ethnicity")["measures"]
     (trained.path / PRECOMPUTED_FILE).write_text("{not json")
     assert read_precomputed(trained.path) is None  # unreadable: the caller computes instead
