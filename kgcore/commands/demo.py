@@ -11,7 +11,8 @@ Determinism: the world files depend only on the seed (pure Python, same bytes ev
 seeded and runs with torch's deterministic algorithms on ``--threads`` CPU threads (default 1), so a rerun
 gives byte-identical ``model.pt``, ``config.json``, id maps and bias tables *with the same torch version on
 the same kind of CPU* (other versions or instruction sets may round differently). ``metrics.json``,
-``history.csv`` and ``manifest.json`` also record wall-clock times, which differ from run to run.
+``history.csv``, ``precomputed.json`` and ``manifest.json`` also record wall-clock times, which differ from run
+to run.
 """
 from __future__ import annotations
 
