@@ -8,7 +8,9 @@ For each repeat: launch ``streamlit run dashboard/app.py`` (headless, 127.0.0.1)
 - cold start: process launch -> the Overview's first chart visible in the browser (also: server ready, and
   the script's own time to draw the page, from the ``KGCORE_DASHBOARD_TIMING`` lines the app prints);
 - first visit of every page (results computed and cached), then page switches (cached): click in the
-  navigation -> the page's marker text visible and the script run finished.
+  navigation -> the page's marker text visible and the script run finished;
+- attribute switches on Professions and Compare (gender -> ethnicity, first time, so not cached in the
+  session): option clicked -> the script run finished.
 
 ``--baseline`` times the same cold start for a one-chart Streamlit app, the floor this machine sets for
 any Streamlit + plotly page. ``--fresh-cache`` gives the server an empty home folder, so Streamlit's disk
@@ -17,6 +19,7 @@ caches (the Overview's summary, read without torch on later starts) start empty:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import socket
@@ -30,9 +33,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+LIMIT_S = 300  # a wait longer than this is recorded as "over 300 s"
 PAGES = (("Professions", "Most male-associated"), ("Embedding shift", "Ranking before and after"),
          ("Compare models", "The table"), ("Ask the model", "Changed in the top 10"),
          ("Train", "Use your own knowledge graph"), ("Overview", "People by recorded gender"))
+# (page, its marker text, the attribute selectbox's label, the value switched to)
+ATTRIBUTE_SWITCHES = (("Professions", "Most male-associated", "Attribute", "ethnicity"),
+                      ("Compare models", "The table", "Attribute", "ethnicity"))
 BASELINE_APP = """import streamlit as st
 import plotly.graph_objects as go
 st.title("baseline")
@@ -66,11 +73,30 @@ def launch(script: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
 
 
 def settled(page) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=300_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=LIMIT_S * 1000)
 
 
 def script_times(log: Path) -> list[float]:
     return [float(x) for x in re.findall(r"kgcore-dashboard-timing page=.* seconds=([0-9.]+)", log.read_text())]
+
+
+def visit(page, title: str, marker: str) -> float:
+    started = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_text(marker).first.wait_for(timeout=LIMIT_S * 1000)
+    settled(page)
+    return time.perf_counter() - started
+
+
+def choose(page, label: str, option: str) -> float:
+    """Pick ``option`` in the selectbox labelled ``label``; seconds until the script run has finished."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    box.click()
+    started = time.perf_counter()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(100)  # the rerun starts
+    settled(page)
+    return time.perf_counter() - started
 
 
 def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -> dict[str, float]:
@@ -80,7 +106,7 @@ def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -
     process, url, ready = launch(script, env, log)
     try:
         page.goto(url)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=LIMIT_S * 1000)
         figures = {"server ready": ready - launched, "cold start to first chart": time.perf_counter() - launched}
         settled(page)
         if script_times(log):
@@ -88,14 +114,20 @@ def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -
         if pages:
             for rounds, label in ((1, "first visit"), (2, "switch")):
                 for title, marker in PAGES:
-                    started = time.perf_counter()
-                    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-                    page.get_by_text(marker).first.wait_for(timeout=300_000)
-                    settled(page)
-                    figures[f"{label}: {title}"] = time.perf_counter() - started
+                    figures[f"{label}: {title}"] = visit(page, title, marker)
             runs = script_times(log)
             switches = runs[-len(PAGES):]
             figures["script time of a page switch (max)"] = max(switches)
+            from playwright.sync_api import TimeoutError as Timeout
+
+            for title, marker, box, option in ATTRIBUTE_SWITCHES:
+                try:
+                    visit(page, title, marker)
+                    figures[f"attribute switch: {title} -> {option}"] = choose(page, box, option)
+                except Timeout:  # recorded as over the limit; the next measurement starts from a fresh page
+                    figures[f"attribute switch: {title} -> {option}"] = math.inf
+                    page.goto(url)
+                    settled(page)
         return figures
     finally:
         process.terminate()
@@ -134,7 +166,7 @@ def main() -> int:
     print(f"dashboard speed, {args.repeats} repeat(s); load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
           f"on {os.cpu_count()} CPUs")
     for name, values in results.items():
-        shown = ", ".join(f"{v:.2f}" for v in values)
+        shown = ", ".join(f"{v:.2f}" if math.isfinite(v) else f"over {LIMIT_S} s" for v in values)
         print(f"  {name:45s} median {statistics.median(values):6.2f} s   ({shown})")
     return 0
 

@@ -21,6 +21,7 @@ if str(HERE) not in sys.path:  # pages import the shared modules beside this fil
     sys.path.insert(0, str(HERE))
 
 import sidebar  # noqa: E402
+from loaders import finish_warm_up, warm_up  # noqa: E402
 from messages import TIMING_ENV, guard  # noqa: E402
 
 st.set_page_config(page_title="KG bias explorer", page_icon=":material/balance:", layout="wide")
@@ -42,12 +43,15 @@ try:
 except Exception as exc:  # noqa: BLE001 - a broken runs folder must not show a traceback
     st.error(f"Could not read the runs and datasets folders: {type(exc).__name__}: {exc}")
     st.stop()
+if page.title != PAGES[0].title:  # the Overview needs none of the warm-up's modules
+    finish_warm_up()
 try:
     with guard(page.title):
         page.run()
 finally:  # also when a page stops early (st.stop), so the choices stay reachable
     with guard("the sidebar"):
         sidebar.draw(context)
+    warm_up()  # after the page is drawn: the results pages' imports, in the background
 if os.environ.get(TIMING_ENV):  # bench/dashboard_speed.py reads these lines
     print(f"kgcore-dashboard-timing page={page.title!r} seconds={time.perf_counter() - STARTED:.3f}",
           file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ RUNS_ENV = "KGCORE_RUNS"
 ASSETS_ENV = "KGCORE_ASSETS"
 DEMO_KEY = "demo"
 SCAN_DEPTH = 4
+CHIP_NAME = 16  # characters of a run name on a sidebar chip
 
 
 # ---------------------------------------------------------------------------------------------- places
@@ -82,6 +83,16 @@ class RunInfo:
     @property
     def label(self) -> str:
         return f"{self.model_label} · {self.name}" + (" (pretrained)" if self.origin == "pretrained" else "")
+
+    @property
+    def chip(self) -> str:
+        """A label short enough for the sidebar's chips, unique per run: the model's first word, and for your
+        other runs the run name, shortened in the middle (the full names are listed under the chips)."""
+        word = self.model_label.split()[0]
+        if self.origin == "pretrained" and self.name == self.model:  # the demo assets: one folder per model
+            return word
+        name = self.name if len(self.name) <= CHIP_NAME else self.name[:CHIP_NAME - 7] + "…" + self.name[-6:]
+        return f"{word}: {name}"
 
     @property
     def short(self) -> str:

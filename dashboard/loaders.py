@@ -6,7 +6,9 @@ time, so a retrained run is never served stale results.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,3 +67,36 @@ def data_fingerprint(data_json: str) -> str:
                 stamps.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
         return "|".join(stamps)
     return code_fingerprint("kgcore.data", "kgcore.demo")
+
+
+# The modules the results pages import (torch first), in the order they are needed.
+WARM_MODULES = ("torch", "kgcore.runs", "kgcore.data.datasets", "kgcore.analysis.measure", "kgcore.analysis.tables",
+                "kgcore.analysis.plane", "kgcore.analysis.trajectory", "kgcore.analysis.whatif", "kgcore.figures.shift",
+                "pandas")
+_warming: list[threading.Thread] = []
+
+
+def warm_up() -> None:
+    """Import ``WARM_MODULES`` in a background thread, once per server process. The Overview draws its first
+    chart without them; importing them while people read it means the first click on a results page does not
+    wait for torch."""
+    if _warming:
+        return
+    thread = threading.Thread(target=_import_all, name="kgcore-warm-up", daemon=True)
+    _warming.append(thread)
+    thread.start()
+
+
+def finish_warm_up() -> None:
+    """Wait for the warm-up's imports (if started): a page never imports a module while the background thread
+    is half-way through it."""
+    for thread in _warming:
+        thread.join()
+
+
+def _import_all() -> None:
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - warming is only a head start; the page reports real import errors
+            return

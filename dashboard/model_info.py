@@ -4,29 +4,41 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import streamlit as st
+
 INK = "#2e3440"  # for a model the registry does not know (a run from another version)
 
 
-def _entries() -> dict:
-    from kgcore.models import MODELS  # imported when first asked: it brings torch
+def _entries() -> dict[str, dict[str, str]]:
+    """name -> label, description and colour of every registry entry, in the registry's order."""
+    from loaders import code_fingerprint
 
-    return MODELS
+    return _registry_facts(code_fingerprint("kgcore.models"))
+
+
+# Kept on disk, keyed by the registry's code: importing kgcore.models imports torch, which the Overview's first
+# chart (and the sidebar's run list) should not wait for.
+@st.cache_data(show_spinner=False, persist="disk")
+def _registry_facts(fingerprint: str) -> dict[str, dict[str, str]]:
+    from kgcore.models import MODELS
+
+    return {name: {"label": e.label, "description": e.description, "colour": e.colour} for name, e in MODELS.items()}
 
 
 def model_label(model: str) -> str:
     """The readable name of a model (its registry name when the registry has none)."""
     entry = _entries().get(model)
-    return entry.label if entry else model
+    return entry["label"] if entry else model
 
 
 def model_blurb(model: str) -> str:
     entry = _entries().get(model)
-    return entry.description if entry else ""
+    return entry["description"] if entry else ""
 
 
 def model_colour(model: str) -> str:
     entry = _entries().get(model)
-    return entry.colour if entry else INK
+    return entry["colour"] if entry else INK
 
 
 def model_order(model: str) -> int:

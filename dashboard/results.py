@@ -51,44 +51,58 @@ def data_vs_model(run: RunInfo, attribute: str, value: str, min_support: int) ->
     return kg_data_vs_model(bias_result(run, attribute), value, min_support=min_support)
 
 
-# Per-run, per-attribute measurements kept on disk: name -> (kgcore module, function, what the spinner says).
-RUN_MEASURES = {
-    "aggregate_bias": ("kgcore.analysis.aggregate", "aggregate_bias", "Summarising bias (with a bootstrap interval)…"),
-    "leakage_probe": ("kgcore.analysis.probe", "leakage_probe", "Running the leakage probe…"),
-    "prediction_leakage": ("kgcore.analysis.probe", "prediction_leakage",
-                           "Reading the model's own prediction of the attribute…"),
-    "score_difference": ("kgcore.analysis.residual", "score_difference",
-                         "Comparing the scores of true and other values…"),
-    "attribute_classifier": ("kgcore.analysis.residual", "attribute_classifier",
-                             "Training a classifier to read the attribute…"),
+# What the spinner says while a run measure (kgcore.precomputed.RUN_MEASURES) is computed.
+MEASURE_SPINNERS = {
+    "aggregate_bias": "Summarising bias (with a bootstrap interval)…",
+    "leakage_probe": "Running the leakage probe…",
+    "prediction_leakage": "Reading the model's own prediction of the attribute…",
+    "score_difference": "Comparing the scores of true and other values…",
+    "attribute_classifier": "Training a classifier to read the attribute…",
 }
 
 
+def precomputed(run: RunInfo, attribute: str) -> dict[str, Any]:
+    """kgcore.precomputed.precomputed_entry: what was computed for the run when it was written (the demo
+    assets carry it), or an empty dict."""
+    return _precomputed(run.path, run.mtime, attribute)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _precomputed(path: str, mtime: float, attribute: str) -> dict[str, Any]:
+    from kgcore.precomputed import precomputed_entry  # torch-free
+
+    return precomputed_entry(path, attribute) or {}
+
+
 def run_measure(name: str, run: RunInfo, attribute: str) -> dict[str, Any]:
-    """``kgcore`` function ``name`` of ``RUN_MEASURES`` on the run's model and graph for ``attribute``, computed
-    once per run, attribute and kgcore version (kept on disk)."""
-    if name not in RUN_MEASURES:
-        raise KeyError(f"No run measure {name!r}; there are: {', '.join(RUN_MEASURES)}.")
-    with st.spinner(RUN_MEASURES[name][2], show_time=False):
+    """``kgcore`` function ``name`` of ``kgcore.precomputed.RUN_MEASURES`` on the run's model and graph for
+    ``attribute``: read from the run's precomputed results when it has them, otherwise computed once per run,
+    attribute and kgcore version (kept on disk)."""
+    if name not in MEASURE_SPINNERS:
+        raise KeyError(f"No run measure {name!r}; there are: {', '.join(MEASURE_SPINNERS)}.")
+    stored = precomputed(run, attribute).get("measures", {}).get(name)
+    if stored is not None:
+        return stored
+    with st.spinner(MEASURE_SPINNERS[name], show_time=False):
         return _run_measure(name, run, attribute, science())
 
 
 @st.cache_data(show_spinner=False, max_entries=320, persist="disk")
 def _run_measure(name: str, run: RunInfo, attribute: str, code: str) -> dict[str, Any]:
-    import importlib
+    from kgcore.precomputed import compute_measure
 
-    module, function, _ = RUN_MEASURES[name]
     loaded = load_run(run)
-    return getattr(importlib.import_module(module), function)(loaded.model, loaded.graph, attribute=attribute)
+    return compute_measure(name, loaded.model, loaded.graph, attribute)
 
 
 @st.cache_data(show_spinner="Evaluating link prediction…", max_entries=64)
 def link_prediction(run: RunInfo) -> dict[str, Any]:
-    """Filtered test metrics: from the run's metrics.json when it has them, computed otherwise."""
-    loaded = load_run(run)
-    test = (loaded.metrics or {}).get("test")
+    """Filtered test metrics: from the run's metrics.json when it has them (read without loading the model),
+    computed otherwise."""
+    test = run_metrics(run).get("test")
     if isinstance(test, dict) and "mrr" in test:
         return test
+    loaded = load_run(run)
     from kgcore.training.evaluate import evaluate
 
     if loaded.graph.splits["test"].shape[0] == 0:
@@ -97,12 +111,29 @@ def link_prediction(run: RunInfo) -> dict[str, Any]:
 
 
 def run_metrics(run: RunInfo) -> dict[str, Any]:
-    return dict(load_run(run).metrics or {})
+    """The run's metrics.json (an empty dict when it has none)."""
+    return dict(_run_metrics(run.path, run.mtime))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _run_metrics(path: str, mtime: float) -> dict[str, Any]:
+    import json
+    from pathlib import Path
+
+    try:
+        metrics = json.loads((Path(path) / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def shift_person(run: RunInfo, attribute: str) -> str | None:
     """kgcore.analysis.plane.most_swapped_person: the person whose top professions change most when moved
-    to the other value (the shift page's first example), computed once per run (kept on disk)."""
+    to the other value (the shift page's first example): precomputed with the run, or computed once per run
+    (kept on disk)."""
+    stored = precomputed(run, attribute)
+    if "shift_person" in stored:
+        return stored["shift_person"]
     return _shift_person(run, attribute, science())
 
 
@@ -184,8 +215,13 @@ def _attribute_counts(data_json: str, attribute: str, fingerprint: str) -> tuple
     return list(table.value_labels), [int(n) for n in table.counts().tolist()], missing
 
 
-def facts_probe(data_json: str, attribute: str) -> dict[str, Any]:
-    """kgcore.analysis.probe.facts_probe: how well the graph's other facts about a person reveal the attribute."""
+def facts_probe(data_json: str, attribute: str, runs: tuple[RunInfo, ...] = ()) -> dict[str, Any]:
+    """kgcore.analysis.probe.facts_probe: how well the graph's other facts about a person reveal the attribute;
+    read from the precomputed results of any of ``runs`` trained on this graph when one has them."""
+    for run in runs:
+        stored = precomputed(run, attribute).get("facts_probe") if run.data_json == data_json else None
+        if stored is not None:
+            return stored
     return _facts_probe(data_json, attribute, data_fingerprint(data_json), science())
 
 

@@ -84,7 +84,7 @@ def draw(ctx: Context) -> None:
         if ctx.dataset.synthetic:
             st.caption(":material/science: **Synthetic data**: invented people whose profession-by-gender counts "
                        "follow published figures.")
-        labels = {r.path: r.short for r in ctx.all_runs}
+        labels = {r.path: r.chip for r in ctx.all_runs}
         st.multiselect("Runs (trained models)", list(labels), format_func=lambda p: labels.get(p, p),
                        key=runs_key(ctx.dataset.key), placeholder="No runs selected",
                        help=f"Pretrained runs ship in assets/; runs you train are saved in {runs_root()}.")
@@ -97,7 +97,7 @@ def draw(ctx: Context) -> None:
 
 
 def _colour_key(runs: list[RunInfo]) -> None:
-    """Each selected run in full, with the colour every chart gives it (the chips above may be cut)."""
+    """Each selected run in full, with the colour every chart gives it (the chips above are short)."""
     import html
 
     from kgcore.colours import swatch

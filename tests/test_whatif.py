@@ -84,3 +84,30 @@ def test_whatif_rejects_unusable_facts(toy_model):
     relations = person_relations(graph)
     assert PROFESSION not in relations and GENDER in relations
     assert {t for t, _ in relations[GENDER]} == {"male", "female"}
+
+
+def test_fit_person_equals_torch_optim_adam_with_cosine_decay(toy_model):
+    """fit_person writes Adam and the cosine decay out (constructing torch.optim imports torch._dynamo, seconds
+    on the first question); the fitted vector must be the one torch.optim gives, bit for bit."""
+    import torch
+
+    from kgcore.analysis.whatif import FIT_LR, FIT_STEPS, fact_scores
+    from kgcore.models.embedding import unit_norm
+
+    model, graph = toy_model
+    person = graph.entities[int(graph.people[0])]
+    facts = person_facts(graph, person)
+    ours = fit_person(model, graph, facts)
+    start = fit_person(model, graph, facts, steps=0)
+    emb = start.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([emb], lr=FIT_LR)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=FIT_STEPS)
+    for _ in range(FIT_STEPS):
+        loss = -fact_scores(model, graph, emb, facts).mean()
+        (emb.grad,) = torch.autograd.grad(loss, [emb])
+        optimizer.step()
+        schedule.step()
+        if getattr(model.config, "entity_norm", False):
+            with torch.no_grad():
+                emb.copy_(unit_norm(emb[None])[0])
+    assert torch.equal(ours, emb.detach())

@@ -164,7 +164,7 @@ if probes:
     st.subheader(f"Can {attribute} be read from what the model learnt?")
     facts = None
     with guard(f"the probe on the graph's other facts about {attribute}"):
-        facts = results.facts_probe(ctx.dataset.data_json, attribute)
+        facts = results.facts_probe(ctx.dataset.data_json, attribute, tuple(runs))
     left, right = st.columns([2, 1], gap="large")
     with left:
         st.plotly_chart(charts.probe_bars(pd.DataFrame(probes), run_colours, facts["roc_auc"] if facts else None),

@@ -13,8 +13,10 @@ from kgcore.figures.shift import shift_figure
 
 ctx = sidebar.context()
 st.title("Embedding shift")
-st.markdown("Watch what the model suggests as jobs for one person while we slowly move the model's picture of "
-            "them from one gender (or other recorded value) to another — press **▶ Play**.")
+INTRO = ("Watch what the model suggests as jobs for one person while we slowly move the model's picture of "
+         "them from one gender (or other recorded value) to another — press **▶ Play**.")
+intro = st.empty()
+intro.markdown(INTRO)
 runs = sidebar.require_runs(ctx)
 graph = ctx.graph()
 attributes = list(graph.spec.attribute_names)
@@ -47,6 +49,9 @@ with guard("the person picker"):
                               help="The first person offered is the one whose top professions change most when "
                                    "moved, for this model: a telling example.")
     info = recorded[recorded["entity"] == person].iloc[0]
+    if person == telling:  # the computed example is named where the page opens (the article's "person1")
+        intro.markdown(INTRO + f" First up is **{display[person]}**: of everyone in this graph, the person whose top "
+                       "jobs change most when moved, for this model.")
     held = info[attribute]
     others = [v for v in values if v != held]
     target = row[3].selectbox("Move towards", others, key=f"shift_target_{attribute}")

@@ -26,6 +26,7 @@ anyone should be.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,7 @@ def check_facts(graph: KnowledgeGraph, facts: list[Triple]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- fitting
-def _fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
+def fact_scores(model: KGEModel, graph: KnowledgeGraph, emb: torch.Tensor, facts: list[Triple]) -> torch.Tensor:
     """S of every fact with the person's slot filled by the base embedding ``emb`` [D], one model call per
     (relation, direction): [F] in the order of ``_fact_groups``."""
     scores = []
@@ -173,6 +174,38 @@ def _fact_groups(graph: KnowledgeGraph, facts: list[Triple],
     return [(key, torch.tensor(ids, device=device)) for key, ids in sorted(groups.items())]
 
 
+class _Adam:
+    """Adam on one tensor with a cosine decay of the learning rate to zero over ``total`` steps, computed as
+    ``torch.optim.Adam`` and ``torch.optim.lr_scheduler.CosineAnnealingLR`` compute them (same operations,
+    same results). Written out because constructing a ``torch.optim`` optimizer imports torch's compiler
+    (``torch._dynamo``), which takes seconds, on the first question a person asks. The decay: an L1 score is
+    not smooth, and a constant step would keep circling the optimum."""
+
+    def __init__(self, param: torch.Tensor, lr: float, total: int, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.param, self.lr, self.base_lr, self.total = param, lr, lr, total
+        self.beta1, self.beta2, self.eps = betas[0], betas[1], eps
+        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
+        self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
+        self.count = 0
+
+    def step(self, grad: torch.Tensor) -> None:
+        self.count += 1
+        self.exp_avg.lerp_(grad, 1 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        bias_correction1 = 1 - self.beta1 ** float(self.count)
+        bias_correction2 = 1 - self.beta2 ** float(self.count)
+        step_size = self.lr / bias_correction1
+        denom = (self.exp_avg_sq.sqrt() / bias_correction2 ** 0.5).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-step_size)
+        # CosineAnnealingLR's recursive form (eta_min 0)
+        t, T = self.count, self.total
+        if (t - 1 - T) % (2 * T) == 0:
+            self.lr = self.lr + self.base_lr * (1 - math.cos(math.pi / T)) / 2
+        else:
+            self.lr = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * self.lr
+
+
 def fit_person(model: KGEModel, graph: KnowledgeGraph, facts: list[Triple], steps: int = FIT_STEPS,
                lr: float = FIT_LR) -> torch.Tensor:
     """The base embedding e* that best fits ``facts`` under the frozen ``model`` (see module docstring)."""
@@ -191,18 +224,15 @@ def fit_person(model: KGEModel, graph: KnowledgeGraph, facts: list[Triple], step
             start = torch.cat(guesses).mean(0)
         normalise = bool(getattr(model.config, "entity_norm", False))
         emb = (unit_norm(start[None])[0] if normalise else start).clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([emb], lr=lr)
-        # Cosine decay to zero: an L1 score is not smooth, and a constant step would keep circling the optimum.
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+        adam = _Adam(emb, lr, max(steps, 1))
         for _ in range(steps):
             with torch.enable_grad():
-                loss = -_fact_scores(model, graph, emb, facts).mean()
+                loss = -fact_scores(model, graph, emb, facts).mean()
                 # Only the person's vector gets a gradient: the model's weights stay untouched (and shared).
-                (emb.grad,) = torch.autograd.grad(loss, [emb])
-            optimizer.step()
-            schedule.step()
-            if normalise:
-                with torch.no_grad():
+                (grad,) = torch.autograd.grad(loss, [emb])
+            with torch.no_grad():
+                adam.step(grad)
+                if normalise:
                     emb.copy_(unit_norm(emb[None])[0])
         return emb.detach()
     finally:

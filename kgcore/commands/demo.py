@@ -2,7 +2,8 @@
 
 ``--rebuild`` generates the demo world from its seed, trains the demo models (``transe``, then the
 debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out``
-(default ``assets/demo``) with ``bias_<attribute>.csv`` tables beside the run files, plus
+(default ``assets/demo``) with ``bias_<attribute>.csv`` tables and ``precomputed.json`` (the dashboard's
+per-run numbers, ``kgcore.precomputed``) beside the run files, plus
 ``manifest.json`` (world size, timings, top professions). ``--export DIR`` writes the world's
 ``train/valid/test.txt`` and ``labels.tsv``.
 
@@ -10,7 +11,8 @@ Determinism: the world files depend only on the seed (pure Python, same bytes ev
 seeded and runs with torch's deterministic algorithms on ``--threads`` CPU threads (default 1), so a rerun
 gives byte-identical ``model.pt``, ``config.json``, id maps and bias tables *with the same torch version on
 the same kind of CPU* (other versions or instruction sets may round differently). ``metrics.json``,
-``history.csv`` and ``manifest.json`` also record wall-clock times, which differ from run to run.
+``history.csv``, ``precomputed.json`` and ``manifest.json`` also record wall-clock times, which differ from run
+to run.
 """
 from __future__ import annotations
 
@@ -159,11 +161,11 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
             trained = train_and_save(out / name, demo_model_config(name, dim), train_config, source, graph,
                                      progress=progress, splits=("test",), overwrite=overwrite,
                                      without_sensitive=DEMO_PRESET.without_sensitive,
-                                     add_files=lambda *made: written.append(write_bias_tables(*made)))
+                                     add_files=lambda *made: written.append(write_run_extras(*made)))
         model, result, path = trained.model, trained.result, trained.path
-        tables, top = written[0]
+        files, top = written[0]
         manifest["trained"].append(name)
-        manifest["bias_tables"][name] = tables
+        manifest["bias_tables"][name] = [f for f in files if f.startswith("bias_")]
         manifest["runs"][name] = {"path": str(path), "train_seconds": trained.metrics["train_seconds"],
                                   "seconds_per_epoch": result.seconds_per_epoch,
                                   "test_mrr": trained.metrics.get("test", {}).get("mrr"), "top_professions": top,
@@ -192,6 +194,14 @@ def gender_summary(model: Any, graph: Any) -> dict[str, Any]:
             "gender_most_frequent_rate": residual["most_frequent_rate"],
             "female_association_whitelisted": {k: round(float(association[k]), 4) for k in legitimate},
             "female_association_others_mean_abs": float(others.abs().mean())}
+
+
+def write_run_extras(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
+    """The bias tables and ``precomputed.json`` of a demo run: (files written, top professions per gender)."""
+    from ..precomputed import write_precomputed
+
+    written, top = write_bias_tables(model, graph, folder)
+    return written + [write_precomputed(model, graph, folder)], top
 
 
 def write_bias_tables(model: Any, graph: Any, folder: Path) -> tuple[list[str], dict[str, Any]]:
