@@ -24,7 +24,7 @@ def main() -> None:
     attributes = list(graph.spec.attribute_names)
     settings = [("transe", [], {}), ("kl", attributes, {"*": 100.0, "gender": 1.0}), ("kl", attributes, {"*": 1.0}),
                 ("kl", ["gender"], {"*": 1.0}), ("kl", ["gender"], {"*": 10.0}), ("kl", ["gender"], {"*": 100.0})]
-    print(f"demo world, fisher2020 preset, d 64, 10 epochs, seed 0; difference in scores per attribute, test MRR")
+    print("demo world, fisher2020 preset, d 64, 10 epochs, seed 0; difference in scores per attribute, test MRR")
     for model, debias, weights in settings:
         seed_everything(0)
         config = ModelConfig(model=model, debias=debias, options={"kl_weight": weights} if model == "kl" else {},
