@@ -3,7 +3,7 @@
 Two kinds of test. Checkpoints written here with h5py in PBG's layout (known tensors, every supported
 operator, two partitions, max_norm and a global embedding) check kgcore's scores of every candidate head
 and tail against PBG's formulas written out independently; they always run. The round trip trains PBG for
-real in its own virtualenv ($PBG_PYTHON, default /work/pbg-venv/bin/python; skipped when absent, as in CI)
+real in its own virtualenv ($PBG_PYTHON, default /work/pbg-venv/bin/python; skipped when absent; .ci/run builds it)
 and checks kgcore's scores of the test triples and filtered MRR against PBG's own.
 """
 from __future__ import annotations
