@@ -7,7 +7,9 @@ milliseconds rather than an interpreter start."""
 from __future__ import annotations
 
 import random
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,14 @@ SEED = 15
 
 @pytest.fixture(scope="module")
 def ctx():
-    return fault_worker.context()
+    """The forkserver context, with a bare ``__main__`` while these tests start children: Streamlit's AppTest
+    (tests/test_dashboard.py) leaves a page script as ``__main__``, which multiprocessing would re-run in each."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield fault_worker.context()
+    finally:
+        sys.modules["__main__"] = main
 
 
 def train_argv(data: Path, out: Path, dim: int, *extra: str) -> list[str]:
