@@ -20,9 +20,6 @@ from kgcore.cli import main
 from kgcore.data.datasets import DataSource
 from kgcore.errors import CheckpointError, KGError, SpecError
 from kgcore.data.graph import KnowledgeGraph
-from kgcore.models.interactions.transe import TransEL1
-from kgcore.models.kl import kl_divergence
-from kgcore.models.kl_kernel import kl_loss_l1
 from kgcore.analysis.probe import leakage_probe, prediction_leakage
 from kgcore.runs import load_run
 from kgcore.data.spec import Attribute, DatasetSpec
@@ -305,25 +302,6 @@ def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
     people = model.batch_people(batch)
     torch.testing.assert_close(model.extra_loss(batch)["kl_gender"].detach(),
                                model.kl_to_target(people, 0).mean().detach())
-
-
-@pytest.mark.parametrize("predicted_first", [True, False])
-def test_fused_kl_kernel_matches_torch(predicted_first):
-    torch.manual_seed(0)
-    people, values, relation = torch.randn(60, 12), torch.randn(3, 12), torch.randn(12)
-    log_target = torch.log(torch.tensor([0.5, 0.3, 0.2]))
-    grads = []
-    for fn in ("fused", "torch"):
-        inputs = [x.clone().requires_grad_(True) for x in (people, values, relation)]
-        if fn == "fused":
-            loss = kl_loss_l1(inputs[0], inputs[1], inputs[2], -1.0, log_target, 0.7, predicted_first)
-        else:
-            scores = TransEL1().score_heads(inputs[2][None], inputs[0], inputs[1])  # S(v, r, person)
-            loss = 0.7 * kl_divergence(scores, log_target, predicted_first).mean()
-        loss.backward()
-        grads.append((loss.detach(), *[x.grad for x in inputs]))
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- Bose

@@ -9,7 +9,9 @@ from kgcore import kernels
 from kgcore.training.optimizers import DenseAdam, RowOptimizer
 from kgcore.models.embedding import RowEmbedding, unit_norm
 from kgcore.training.evaluate import realistic_ranks
-from kgcore.models.interactions.transe import distance_all
+from kgcore.models.interactions.transe import TransEL1, distance_all
+from kgcore.models.kl import kl_divergence
+from kgcore.models.kl_kernel import kl_loss_l1
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 
@@ -185,3 +187,22 @@ def test_training_with_and_without_the_fused_step_agrees(toy_graph, monkeypatch,
     for name, weight in fast_weights.items():
         torch.testing.assert_close(weight, slow_weights[name], rtol=1e-4, atol=1e-5, msg=name)
     assert evaluate(fast_model, toy_graph, "test")["mrr"] == pytest.approx(evaluate(slow_model, toy_graph, "test")["mrr"], abs=1e-3)
+
+
+@pytest.mark.parametrize("predicted_first", [True, False])
+def test_fused_kl_kernel_matches_torch(predicted_first):
+    torch.manual_seed(0)
+    people, values, relation = torch.randn(60, 12), torch.randn(3, 12), torch.randn(12)
+    log_target = torch.log(torch.tensor([0.5, 0.3, 0.2]))
+    grads = []
+    for fn in ("fused", "torch"):
+        inputs = [x.clone().requires_grad_(True) for x in (people, values, relation)]
+        if fn == "fused":
+            loss = kl_loss_l1(inputs[0], inputs[1], inputs[2], -1.0, log_target, 0.7, predicted_first)
+        else:
+            scores = TransEL1().score_heads(inputs[2][None], inputs[0], inputs[1])  # S(v, r, person)
+            loss = 0.7 * kl_divergence(scores, log_target, predicted_first).mean()
+        loss.backward()
+        grads.append((loss.detach(), *[x.grad for x in inputs]))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
