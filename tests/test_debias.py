@@ -219,6 +219,65 @@ def test_kl_reversed_attribute_and_several_weights(tmp_path):
     assert set(only_gender.result.history[-1].extras) == {"kl_gender"}
 
 
+@pytest.mark.parametrize("interaction", ["transe-dot", "distmult", "transe-dot-reciprocal"])
+def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction):
+    """For scores affine in the head, the hooks add the attribute vectors' own scores instead of scoring the
+    moved heads again: the training loss and every gradient are the same either way."""
+    _, graph, _ = world
+    model = untrained_model(graph, "kl", 16, interaction=interaction, debias=["gender"],
+                            options={"whitelist": [[PROFESSION, "nun"], ["friend_of", "*"], [PROFESSION, "nurse"]]})
+    with torch.no_grad():
+        for table in (model.entity.weight, model.relation.weight, model.attribute_vectors):
+            table.normal_()
+    batch = graph.splits["train"][:300]
+    pool = torch.arange(0, graph.num_entities, 3)
+
+    def loss_and_gradients():
+        positives, negatives = model.score_against_pool(batch, pool)
+        loss = (negatives.logsumexp(1) - positives).sum()
+        loss.backward()
+        entity, relation = model.entity.take_gradient(), model.relation.take_gradient()
+        vectors = model.attribute_vectors.grad.clone()
+        model.zero_grad(set_to_none=True)
+        return loss.detach(), entity, relation, vectors
+
+    added = loss_and_gradients()
+    model.interaction.offset_relation = lambda r: None  # as for a distance: score the moved heads again
+    rescored = loss_and_gradients()
+    torch.testing.assert_close(added[0], rescored[0], rtol=1e-5, atol=1e-4)
+    for (rows_a, grad_a), (rows_b, grad_b) in zip(added[1:3], rescored[1:3]):
+        assert torch.equal(rows_a, rows_b)
+        torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-4)
+    assert float(added[3].abs().sum()) > 0
+    torch.testing.assert_close(added[3], rescored[3], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("p_norm", [1, 2])
+def test_twin_loss_equals_each_attributes_own_cross_entropy(p_norm):
+    """The twins of every attribute in one pass (one of them stored value -> person) give each attribute's
+    cross-entropy of the recorded value against its own values, with the person's attribute vectors added."""
+    graph = two_attribute_graph(120)
+    model = untrained_model(graph, "kl", 16, interaction=f"transe-l{p_norm}", debias=["gender", "group"],
+                            options={"whitelist": [[PROFESSION, "nun"], ["friend_of", "*"]]})
+    with torch.no_grad():
+        model.attribute_vectors.normal_()
+    batch = graph.splits["train"]
+    terms = model.twin_loss(batch)
+    assert set(terms) == {"twin_gender", "twin_group"}
+    for k, attribute in enumerate(model.attributes):
+        rows = batch[:, 1] == attribute.relation_id
+        people, values = (batch[rows, 2], batch[rows, 0]) if attribute.reversed else (batch[rows, 0], batch[rows, 2])
+        candidates = getattr(model, f"values_{k}")
+        twin = model.twin_relation.weight[k:k + 1]
+        person = model.entity.weight[people] + model.person_offsets(people)
+        scores = (model.interaction.score_heads(twin, person, model.entity.weight[candidates]) if attribute.reversed
+                  else model.interaction.score_tails(person, twin, model.entity.weight[candidates]))
+        target = (values.unsqueeze(1) == candidates).float().argmax(1)
+        expected = torch.nn.functional.cross_entropy(scores, target)
+        torch.testing.assert_close(terms[f"twin_{attribute.name}"], expected, rtol=1e-5, atol=1e-6)
+    assert model.twin_loss(batch[batch[:, 1] == graph.relation_id(PROFESSION)]) == {}
+
+
 @pytest.mark.parametrize("group_weight", [0.5, 0.0])
 @pytest.mark.parametrize("direction", ["predicted||target", "target||predicted"])
 def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
@@ -269,18 +328,19 @@ def test_fused_kl_step_equals_the_autograd_step(direction, group_weight):
     torch.testing.assert_close(fused_relation, reference_relation, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("p_norm", [1, 2])
+@pytest.mark.parametrize("interaction", ["transe-l1", "transe-l2", "transe-dot", "distmult"])
 @pytest.mark.parametrize("whitelist", [[[PROFESSION, "nun"], ["friend_of", "*"]], [[GENDER, "*"]],
                                        [[GENDER, "female"]], [[PROFESSION, "*"], [PROFESSION, "nun"]]])
-def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
-    """score_triples, score_tails, score_heads and score_head_embeddings give the same score to every
-    training triple, whitelisted or not; the KL term's fast path equals the hooks' path."""
+def test_every_kl_scoring_path_agrees(world, whitelist, interaction):
+    """score_triples, score_tails, score_heads, score_head_embeddings and score_against_pool give the same
+    score to every training triple, whitelisted or not; the KL term's fast path equals the hooks' path."""
     _, graph, _ = world
-    model = untrained_model(graph, "kl", 16, interaction=f"transe-l{p_norm}", debias=["gender"],
+    model = untrained_model(graph, "kl", 16, interaction=interaction, debias=["gender"],
                             options={"whitelist": whitelist})
     with torch.no_grad():
-        for vectors in model.attribute_vectors:
-            vectors.normal_()
+        model.attribute_vectors.normal_()
+        model.entity.weight.normal_()  # distinct scores (the dot product's initial vectors are near zero)
+        model.relation.weight.normal_()
     model.eval()
     h, r, t = graph.splits["train"].T.contiguous()
     assert 0 < int(model.whitelisted_attributes(r, t).any(1).sum()) < len(r)
@@ -290,6 +350,13 @@ def test_every_kl_scoring_path_agrees(world, whitelist, p_norm):
         for scores in (model.score_tails(h, r).gather(1, t[:, None]), model.score_heads(r, t).gather(1, h[:, None]),
                        model.score_tails(h, r, candidates=tails).gather(1, torch.searchsorted(tails, t)[:, None])):
             torch.testing.assert_close(scores.squeeze(1), expected, rtol=1e-5, atol=1e-5)
+        # Training's shared negatives: the pool's scores are the candidates' scores, the positives' their own.
+        pool = torch.cat([t[:40], h[:40], torch.arange(0, graph.num_entities, 7)]).unique()
+        positives, negatives = model.score_against_pool(graph.splits["train"], pool)
+        torch.testing.assert_close(positives, expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(negatives, torch.cat([model.score_tails(h, r, candidates=pool),
+                                                         model.score_heads(r, t, candidates=pool)], 1),
+                                   rtol=1e-5, atol=1e-5)
     some = torch.arange(0, len(h), 37)
     free = model.entity.weight[h[some]].clone().requires_grad_(True)
     rows = torch.stack([model.score_head_embeddings(free[i:i + 1], int(r[j]), t[j:j + 1], heads=h[j:j + 1])[0, 0]

@@ -52,13 +52,19 @@ class AttributeVectors:
                                 for r, t, a in self.whitelist]
         for k, table in enumerate(tables):
             self.register_buffer(f"membership_{k}", table.membership.float())
-        # All attributes' values side by side, so a person's offset is one product: [P, sum V] and, for each
-        # value column, the attribute it belongs to (derived, not saved).
-        self.register_buffer("membership_all", torch.cat([t.membership.float() for t in tables], 1)
-                             if tables else torch.zeros(graph.num_entities, 0), persistent=False)
-        self.register_buffer("value_attribute", torch.cat([torch.full((t.membership.shape[1],), k, dtype=torch.long)
-                                                           for k, t in enumerate(tables)])
-                             if tables else torch.zeros(0, dtype=torch.long), persistent=False)
+        # The values each person holds, as a compressed list: person p's entries are held_start[p] up to
+        # held_start[p] + held_count[p].sum(), columns of all attributes' vectors stacked, sorted (so grouped
+        # by attribute: held_count[p, a] of them are attribute a's). Derived from the tables, not saved.
+        membership = (torch.cat([t.membership for t in tables], 1) if tables
+                      else torch.zeros(graph.num_entities, 0, dtype=torch.bool))
+        value_attribute = torch.cat([torch.full((t.membership.shape[1],), k, dtype=torch.long)
+                                     for k, t in enumerate(tables)]) if tables else torch.zeros(0, dtype=torch.long)
+        rows, columns = membership.nonzero(as_tuple=True)
+        held_count = torch.zeros(membership.shape[0] + 1, len(tables), dtype=torch.long)  # row P: non-people, none
+        held_count.index_put_((rows, value_attribute[columns]), torch.ones_like(rows), accumulate=True)
+        start = held_count.sum(1).cumsum(0) - held_count.sum(1)
+        for name, value in (("held_start", start), ("held_count", held_count), ("held_column", columns)):
+            self.register_buffer(name, value, persistent=False)
         n_attr = len(attributes)
         star = torch.zeros(n_attr, graph.num_relations, dtype=torch.bool)  # [A, R]: relation whitelisted for a
         pairs: dict[int, list[bool]] = {}  # key r * N + t -> attributes
@@ -71,24 +77,36 @@ class AttributeVectors:
                     pairs.setdefault(r * graph.num_entities + t, [False] * n_attr)[k] = True
         keys = sorted(pairs)
         self.register_buffer("star_relation", star)
+        self.register_buffer("relation_star", star.T.contiguous(), persistent=False)  # [R, A], for row look-ups
         self.register_buffer("pair_key", torch.tensor(keys, dtype=torch.long))
         self.register_buffer("pair_attributes", torch.tensor([pairs[k] for k in keys], dtype=torch.bool)
                              .reshape(len(keys), n_attr))
         has_pairs = torch.zeros(graph.num_relations, dtype=torch.bool)
         has_pairs[[k // graph.num_entities for k in keys]] = True
         self.register_buffer("relation_has_pairs", has_pairs, persistent=False)
-        self.attribute_vectors = nn.ParameterList(
-            [nn.Parameter(torch.zeros(a.num_values, dim)) for a in attributes] if self.whitelist else [])
+        pair_tail = torch.zeros(graph.num_entities, dtype=torch.bool)  # the tails named by some pair
+        pair_tail[[k % graph.num_entities for k in keys]] = True
+        self.register_buffer("pair_tail", pair_tail, persistent=False)
+        # Every attribute's value vectors stacked in one table (rows in ``held_column`` order); saved runs hold
+        # one table per attribute, ``attribute_vectors.<k>``.
+        self.attribute_vector_sizes = [a.num_values for a in attributes]
+        self.register_parameter("attribute_vectors", nn.Parameter(torch.zeros(sum(self.attribute_vector_sizes), dim))
+                                if self.whitelist else None)
         self.twin_relation = RowEmbedding(n_attr, self.interaction.relation_dim(dim)) if self.whitelist else None
         if self.twin_relation is not None:
             bound = 6.0 / dim ** 0.5
             with torch.no_grad():
                 self.twin_relation.weight.uniform_(-bound, bound).copy_(unit_norm(self.twin_relation.weight))
-            self._register_state_dict_hook(_drop_twins)
-            self._register_load_state_dict_pre_hook(self._keep_twins)
+            self._init_twin_lookup(graph)
+            self._register_state_dict_hook(_saved_form)
+            self._register_load_state_dict_pre_hook(self._from_saved_form)
 
-    def _keep_twins(self, state_dict, prefix, *args) -> None:
-        """A saved run holds no twin relations (they are dropped after training): keep the fresh ones."""
+    def _from_saved_form(self, state_dict, prefix, *args) -> None:
+        """A saved run holds one table of attribute vectors per attribute (joined here) and no twin relations
+        (they are dropped after training): keep the fresh ones."""
+        parts = [prefix + f"attribute_vectors.{k}" for k in range(len(self.attribute_vector_sizes))]
+        if all(part in state_dict for part in parts):
+            state_dict[prefix + "attribute_vectors"] = torch.cat([state_dict.pop(part) for part in parts])
         key = prefix + TWIN_PREFIX + "weight"
         if key not in state_dict:
             state_dict[key] = self.twin_relation.weight.detach().clone()
@@ -96,94 +114,109 @@ class AttributeVectors:
     # ------------------------------------------------------------------ which attributes apply where
     def whitelisted_attributes(self, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """For each (r, t) pair, which debiased attributes may be used: bool [B, A]."""
-        hit = self.star_relation[:, r].T.clone()
+        hit = self.relation_star.index_select(0, r)
         if self.pair_key.numel():
             keys = r * self.num_entities + t
-            pos = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
-            found = self.pair_key[pos] == keys
-            hit |= self.pair_attributes[pos] & found.unsqueeze(1)
+            pos = torch.searchsorted(self.pair_key, keys).clamp_max_(self.pair_key.numel() - 1)
+            found = self.pair_key.index_select(0, pos) == keys
+            hit |= self.pair_attributes.index_select(0, pos) & found.unsqueeze(1)
         return hit
+
+    def attribute_offsets(self, ids: torch.Tensor) -> torch.Tensor:
+        """Each person's offset from each attribute alone, the sum of the vectors of the values they hold
+        (zero for non-people): [B, A, D]. One bag per (person, attribute) of the person's entries."""
+        rows = self.person_row.index_select(0, ids)
+        rows = torch.where(rows >= 0, rows, self.held_count.shape[0] - 1)  # non-people: the last row, empty
+        counts = self.held_count.index_select(0, rows)  # [B, A]
+        per_id = counts.sum(1)
+        total = int(per_id.sum())
+        entries = (torch.repeat_interleave(self.held_start.index_select(0, rows) - (per_id.cumsum(0) - per_id), per_id,
+                                           output_size=total) + torch.arange(total, device=ids.device))
+        per_bag = counts.reshape(-1)
+        offsets = F.embedding_bag(self.held_column.index_select(0, entries), self.attribute_vectors,
+                                  per_bag.cumsum(0) - per_bag, mode="sum")
+        return offsets.reshape(ids.shape[0], counts.shape[1], self.attribute_vectors.shape[1])
 
     def person_offsets(self, ids: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
         """The vectors added to each person's head: sum over the ``attributes`` [B, A] that apply (all by
         default) of the vectors of the values the person holds (zero for non-people): [B, D]."""
-        rows = self.person_row[ids]
-        membership = self.membership_all[rows.clamp_min(0)] * (rows >= 0).to(self.membership_all.dtype).unsqueeze(1)
-        if attributes is not None:
-            membership = membership * attributes[:, self.value_attribute].to(membership.dtype)
-        return membership @ torch.cat(list(self.attribute_vectors))
+        per_attribute = self.attribute_offsets(ids)
+        if attributes is None:
+            return per_attribute.sum(1)
+        return (per_attribute * attributes.unsqueeze(2).to(per_attribute.dtype)).sum(1)
 
     # ------------------------------------------------------------------ the score hooks
     def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
                         tails: torch.Tensor | None) -> torch.Tensor | None:
-        if not self.whitelist or heads is None or tails is None:
+        """The attribute vectors added to each head for its (relation, tail), or, with ``tails`` None, those
+        that apply whatever the tail (attributes whitelisted for the relation): [B, D], or None."""
+        if not self.whitelist or heads is None:
             return None
-        applies = self.whitelisted_attributes(relations, tails)
-        rows = applies.any(1).nonzero(as_tuple=True)[0]
+        applies = (self.relation_star.index_select(0, relations) if tails is None
+                   else self.whitelisted_attributes(relations, tails))
+        rows = (applies.any(1) & (self.person_row[heads] >= 0)).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
             return None
         offsets = self.person_offsets(heads.index_select(0, rows), applies.index_select(0, rows))
         return offsets.new_zeros((heads.shape[0], offsets.shape[1])).index_copy(0, rows, offsets)
 
-    def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
-                           candidates: torch.Tensor | None, head: torch.Tensor,
-                           relation: torch.Tensor) -> torch.Tensor:
-        """Rescore (h, r, c) where attributes are whitelisted for r (the whole row) or for (r, c) (those
-        columns) with the head e_h + the applicable attribute vectors."""
+    def head_adjustments(self, h: torch.Tensor, r: torch.Tensor,
+                         t: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The offsets for any tail of r and for the tails t, from one look-up of each person's per-attribute
+        offsets (those of r apply to both)."""
         if not self.whitelist:
-            return scores
-        relation = relation.expand(head.shape[0], -1)
-        person = self.person_row[h] >= 0
-        star = self.star_relation[:, r].T & person.unsqueeze(1)  # [B, A]
-        star_rows = star.any(1).nonzero(as_tuple=True)[0]
-        fresh_rows = None
-        if star_rows.numel():
-            offsets = self.person_offsets(h[star_rows], star[star_rows])
-            fresh_rows = self.interaction.score_tails(head[star_rows] + offsets, relation[star_rows],
-                                                      self._candidates(candidates)).to(scores.dtype)
-        b_idx, cols, fresh = self._whitelisted_pairs(scores, h, r, candidates, head, relation, star, person)
-        if fresh_rows is not None and b_idx.numel():
-            # Pairs on rows already rescored whole go into those rows; the rest are single entries.
-            row_in_star = torch.full((h.shape[0],), -1, dtype=torch.long, device=h.device)
-            row_in_star[star_rows] = torch.arange(star_rows.numel(), device=h.device)
-            inside = row_in_star[b_idx] >= 0
-            fresh_rows = fresh_rows.index_put((row_in_star[b_idx[inside]], cols[inside]), fresh[inside])
-            b_idx, cols, fresh = b_idx[~inside], cols[~inside], fresh[~inside]
-        if fresh_rows is not None:  # one write into the scores: whole rows and single entries together
-            n_cols = scores.shape[1]
-            b_idx = torch.cat([star_rows.repeat_interleave(n_cols), b_idx])
-            cols = torch.cat([torch.arange(n_cols, device=h.device).repeat(star_rows.numel()), cols])
-            fresh = torch.cat([fresh_rows.reshape(-1), fresh])
-        # In place: the interaction's fresh score matrix is this hook's own (no copy of [B, N]).
-        return scores.index_put_((b_idx, cols), fresh) if b_idx.numel() else scores
-
-    def _whitelisted_pairs(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
-                           candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
-                           star: torch.Tensor, person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The (row, column) entries of tail scores whose (relation, candidate) pair is whitelisted, with their
-        scores from the head + the applicable attribute vectors."""
-        none = (r[:0], r[:0], scores.new_zeros(0))
-        rows = (self.relation_has_pairs[r] & person).nonzero(as_tuple=True)[0] if self.pair_key.numel() else r[:0]
+            return None, None
+        applies = self.whitelisted_attributes(r, t)  # includes the attributes whitelisted for r itself
+        rows = (applies.any(1) & (self.person_row.index_select(0, h) >= 0)).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
-            return none
-        # Look each (r, c) key up in the sorted pair keys.
+            return None, None
+        per_attribute = self.attribute_offsets(h.index_select(0, rows))  # [n, A, D]
+        both = torch.stack([self.relation_star.index_select(0, r.index_select(0, rows)), applies.index_select(0, rows)])
+        offsets = (per_attribute.unsqueeze(0) * both.unsqueeze(3).to(per_attribute.dtype)).sum(2)  # [2, n, D]
+        spread = offsets.new_zeros((2, h.shape[0], offsets.shape[2])).index_copy(1, rows, offsets)
+        return spread[0], spread[1]
+
+    def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
+                           candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
+                           candidate_vectors: torch.Tensor) -> torch.Tensor:
+        """Rescore the (h, r, c) entries whose (r, c) pair whitelists attributes beyond those of r itself, with
+        the vectors of those attributes added (``head`` already holds r's own, ``head_adjustment`` without a
+        tail). In place: the interaction's fresh score matrix is this hook's own (no copy of [B, N])."""
+        if not self.whitelist or not self.pair_key.numel():
+            return scores
+        rows = (self.relation_has_pairs.index_select(0, r) & (self.person_row.index_select(0, h) >= 0)
+                ).nonzero(as_tuple=True)[0]
+        if rows.numel() == 0:
+            return scores
+        # Look the (r, c) keys of the candidates that some pair names up in the sorted pair keys.
         cand_ids = torch.arange(self.num_entities, device=h.device) if candidates is None else candidates
-        keys = r[rows].unsqueeze(1) * self.num_entities + cand_ids.unsqueeze(0)  # [rows, N]
-        found_at = torch.searchsorted(self.pair_key, keys).clamp_max(self.pair_key.numel() - 1)
-        row_idx, cols = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
-        if row_idx.numel() == 0:
-            return none
-        b_idx = rows[row_idx]
-        applies = star[b_idx] | self.pair_attributes[found_at[row_idx, cols]]
-        fresh = self.interaction.score(head[b_idx] + self.person_offsets(h[b_idx], applies), relation[b_idx],
-                                       self.entity_vectors(cand_ids[cols]))
-        return b_idx, cols, fresh.to(scores.dtype)
+        named = self.pair_tail.index_select(0, cand_ids).nonzero(as_tuple=True)[0]
+        keys = (r.index_select(0, rows).unsqueeze(1) * self.num_entities
+                + cand_ids.index_select(0, named).unsqueeze(0))  # [rows, named]
+        found_at = torch.searchsorted(self.pair_key, keys).clamp_max_(self.pair_key.numel() - 1)
+        row_idx, named_idx = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
+        b_idx, cols = rows.index_select(0, row_idx), named.index_select(0, named_idx)
+        extra = (self.pair_attributes.index_select(0, found_at[row_idx, named_idx])
+                 & ~self.relation_star.index_select(0, r.index_select(0, b_idx)))
+        keep = extra.any(1).nonzero(as_tuple=True)[0]
+        if keep.numel() == 0:
+            return scores
+        b_idx, cols, extra = b_idx.index_select(0, keep), cols.index_select(0, keep), extra.index_select(0, keep)
+        relation = relation.expand(head.shape[0], -1).index_select(0, b_idx)
+        offsets = self.person_offsets(h.index_select(0, b_idx), extra)
+        candidates = candidate_vectors.index_select(0, cols)
+        shift = self.interaction.offset_relation(relation)
+        if shift is not None:  # a score affine in the head: add the offsets' own scores
+            gain = self.interaction.score(offsets, shift, candidates)
+            return scores.index_put_((b_idx, cols), gain.to(scores.dtype), accumulate=True)
+        fresh = self.interaction.score(head.index_select(0, b_idx) + offsets, relation, candidates)
+        return scores.index_put_((b_idx, cols), fresh.to(scores.dtype))
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
-                           candidates: torch.Tensor | None, tail: torch.Tensor,
-                           relation: torch.Tensor) -> torch.Tensor:
+                           candidates: torch.Tensor | None, tail: torch.Tensor, relation: torch.Tensor,
+                           candidate_vectors: torch.Tensor) -> torch.Tensor:
         """For (r_b, t_b) with whitelisted attributes, candidate heads that are people are scored as e_c + the
-        applicable attribute vectors."""
+        applicable attribute vectors: one score matrix per distinct set of attributes among the rows."""
         if not self.whitelist:
             return scores
         applies = self.whitelisted_attributes(r, t)
@@ -191,17 +224,28 @@ class AttributeVectors:
         if rows.numel() == 0:
             return scores
         cand_ids = torch.arange(self.num_entities, device=scores.device) if candidates is None else candidates
-        cols = (self.person_row[cand_ids] >= 0).nonzero(as_tuple=True)[0]
+        cols = (self.person_row.index_select(0, cand_ids) >= 0).nonzero(as_tuple=True)[0]
         if cols.numel() == 0:
             return scores
-        people = cand_ids[cols]
-        base = self.entity_vectors(people)  # [C, D]
+        people = cand_ids.index_select(0, cols)
+        per_attribute = self.attribute_offsets(people)  # [C, A, D]
         relation = relation.expand(tail.shape[0], -1)
-        masks, group = torch.unique(applies[rows], dim=0, return_inverse=True)  # rows sharing their attributes
+        shift = self.interaction.offset_relation(relation.index_select(0, rows))
+        if shift is not None:  # a score affine in the head: each attribute's offsets add scores of their own
+            gains = self.interaction.score_heads(shift, tail.index_select(0, rows),
+                                                 per_attribute.reshape(-1, per_attribute.shape[2]))  # [R, C * A]
+            applied = applies.index_select(0, rows).unsqueeze(1).to(gains.dtype)
+            gain = (gains.reshape(rows.shape[0], -1, applies.shape[1]) * applied).sum(2)
+            return scores.index_put_((rows.unsqueeze(1), cols.unsqueeze(0)), gain.to(scores.dtype), accumulate=True)
+        base = candidate_vectors[cols]  # [C, D]
+        # Rows sharing their set of attributes share their candidates' vectors (the set as a bit code).
+        bits = 1 << torch.arange(applies.shape[1], device=scores.device)
+        codes, group = torch.unique((applies[rows].long() * bits).sum(1), return_inverse=True)
         chosen_rows, fresh = [], []
-        for g, mask in enumerate(masks):
+        for g, code in enumerate(codes.tolist()):
             chosen = rows[group == g]
-            heads = base + self.person_offsets(people, mask.expand(people.shape[0], -1))
+            mask = (bits & code) > 0  # [A]
+            heads = base + (per_attribute * mask.to(base.dtype).unsqueeze(1)).sum(1)
             chosen_rows.append(chosen)
             fresh.append(self.interaction.score_heads(relation[chosen], tail[chosen], heads))  # [rows, C]
         chosen = torch.cat(chosen_rows)  # one write into the scores for every group
@@ -210,38 +254,60 @@ class AttributeVectors:
     # ------------------------------------------------------------------ the twins
     def twin_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batch's sensitive triples scored with twin relations and the people's attribute vectors added:
-        softmax cross-entropy of the recorded value against the attribute's values, per attribute."""
+        softmax cross-entropy of the recorded value against the attribute's top values, per attribute. All
+        attributes in one pass: each row is scored against every attribute's values, others' masked out."""
         if self.twin_relation is None:
             return {}
-        chosen = []  # (attribute index, its people, the index of each one's value among the attribute's values)
-        for k, attribute in enumerate(self.attributes):
-            rows = (batch[:, 1] == attribute.relation_id).nonzero(as_tuple=True)[0]
-            if rows.numel() == 0:
-                continue
-            people = batch[rows, 2] if attribute.reversed else batch[rows, 0]
-            values = batch[rows, 0] if attribute.reversed else batch[rows, 2]
-            target = (values.unsqueeze(1) == getattr(self, f"values_{k}").unsqueeze(0))  # [P, V]; outside top M: none
-            keep = target.any(1) & (self.person_row[people] >= 0)
-            if bool(keep.any()):
-                chosen.append((k, people[keep], target[keep].float().argmax(1)))
-        if not chosen:
+        attribute = self.relation_attribute.index_select(0, batch[:, 1])
+        rows = (attribute >= 0).nonzero(as_tuple=True)[0]
+        attribute, triples = attribute.index_select(0, rows), batch.index_select(0, rows)
+        reversed_ = self.attribute_reversed.index_select(0, attribute)
+        people = torch.where(reversed_, triples[:, 2], triples[:, 0])
+        keys = attribute * self.num_entities + torch.where(reversed_, triples[:, 0], triples[:, 2])
+        at = torch.searchsorted(self.top_value_key, keys).clamp_max_(self.top_value_key.numel() - 1)
+        keep = ((self.top_value_key.index_select(0, at) == keys)
+                & (self.person_row.index_select(0, people) >= 0)).nonzero(as_tuple=True)[0]
+        if keep.numel() == 0:  # no sensitive triple whose value is among the top values
             return {}
-        # One lookup each of the people (with their attribute vectors), the values and the twin relations.
-        people = torch.cat([p for _, p, _ in chosen])
-        persons = (self.entity_vectors(people).detach() + self.person_offsets(people)).split([len(p) for _, p, _ in chosen])
-        sizes = [getattr(self, f"values_{k}").numel() for k in range(len(self.attributes))]
-        values = self.entity_vectors(self.all_values).detach().split(sizes)
-        twins = self.twin_relation(torch.arange(len(self.attributes), device=batch.device))
-        terms: dict[str, torch.Tensor] = {}
-        for (k, _, target), person in zip(chosen, persons):
-            twin, attribute = twins[k:k + 1], self.attributes[k]
-            scores = (self.interaction.score_heads(twin, person, values[k]) if attribute.reversed
-                      else self.interaction.score_tails(person, twin, values[k]))
-            terms[f"twin_{attribute.name}"] = F.cross_entropy(scores, target)
-        return terms
+        attribute, people, reversed_ = (x.index_select(0, keep) for x in (attribute, people, reversed_))
+        target = self.top_value_column.index_select(0, at.index_select(0, keep))
+        with torch.no_grad():  # the people's and values' own vectors learn nothing from the twins
+            person, values = self.entity_vectors(people), self.entity_vectors(self.all_values)
+        person = person + self.person_offsets(people)
+        twin = self.twin_relation(attribute)
+        scores = self.interaction.score_tails(person, twin, values)  # [P, all top values]
+        if bool(reversed_.any()):  # S(value, twin, person) for attributes stored value -> person
+            scores = torch.where(reversed_.unsqueeze(1), self.interaction.score_heads(twin, person, values), scores)
+        scores = scores.masked_fill(self.top_value_attribute.unsqueeze(0) != attribute.unsqueeze(1), float("-inf"))
+        losses = F.cross_entropy(scores, target, reduction="none")
+        n_attr = len(self.attributes)
+        counts = torch.bincount(attribute, minlength=n_attr)
+        means = losses.new_zeros(n_attr).index_add(0, attribute, losses) / counts.clamp_min(1)
+        return {f"twin_{self.attributes[k].name}": means[k] for k in counts.nonzero(as_tuple=True)[0].tolist()}
+
+    def _init_twin_lookup(self, graph: "KnowledgeGraph") -> None:
+        """What ``twin_loss`` looks each sensitive triple up in: the attribute of each relation (-1: none),
+        whether it is stored value -> person, and the sorted keys attribute * N + value of the top values
+        with each one's column among them and its attribute. Derived, not saved."""
+        n_attr = len(self.attributes)
+        relation_attribute = torch.full((graph.num_relations,), -1, dtype=torch.long)
+        relation_attribute[[a.relation_id for a in self.attributes]] = torch.arange(n_attr)
+        top_value_attribute = torch.cat([torch.full((getattr(self, f"values_{k}").numel(),), k, dtype=torch.long)
+                                         for k in range(n_attr)])
+        keys = top_value_attribute * graph.num_entities + self.all_values
+        order = keys.argsort()
+        for name, value in (("relation_attribute", relation_attribute),
+                            ("attribute_reversed", torch.tensor([a.reversed for a in self.attributes], dtype=torch.bool)),
+                            ("top_value_key", keys[order]), ("top_value_column", order),
+                            ("top_value_attribute", top_value_attribute)):
+            self.register_buffer(name, value, persistent=False)
 
 
-def _drop_twins(module, state_dict, prefix, local_metadata) -> None:
-    """Twin relations are discarded after training: saved weights hold none."""
+def _saved_form(module, state_dict, prefix, local_metadata) -> None:
+    """Saved weights hold one table of attribute vectors per attribute, and no twin relations (they are
+    discarded after training)."""
     for key in [k for k in state_dict if k.startswith(prefix + TWIN_PREFIX)]:
         del state_dict[key]
+    joined = state_dict.pop(prefix + "attribute_vectors")
+    for k, part in enumerate(joined.split(module.attribute_vector_sizes)):
+        state_dict[prefix + f"attribute_vectors.{k}"] = part.clone()

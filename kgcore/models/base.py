@@ -114,21 +114,29 @@ class KGEModel(nn.Module):
 
     def head_adjustment(self, heads: torch.Tensor | None, relations: torch.Tensor,
                         tails: torch.Tensor | None) -> torch.Tensor | None:
-        """Extra vector added to the head for specific (relation, tail) pairs; None when there is none
-        (the KL model's attribute vectors use it)."""
+        """Extra vector added to the head for specific (relation, tail) pairs, or, with ``tails`` None, for every
+        tail of the relation: [B, D], or None when there is none (the KL model's attribute vectors). Scoring
+        against candidate tails adds the tail-free one to the head before ``adjust_tail_scores``."""
         return None
 
+    def head_adjustments(self, h: torch.Tensor, r: torch.Tensor,
+                         t: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``head_adjustment`` without a tail and with the tails ``t``, together (a model may share work)."""
+        return self.head_adjustment(h, r, None), self.head_adjustment(h, r, t)
+
     def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
-                           candidates: torch.Tensor | None, head: torch.Tensor,
-                           relation: torch.Tensor) -> torch.Tensor:
+                           candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
+                           candidate_vectors: torch.Tensor) -> torch.Tensor:
         """Hook for models whose head vector depends on the tail: ``scores`` [B, N] of (h_b, r_b, c) were
-        computed from the head vectors ``head`` [B, D] and relation vectors ``relation`` [B or 1, D]
-        (for ``score_head_embeddings`` built from the free head, so adjusted scores stay differentiable)."""
+        computed from the head vectors ``head`` [B, D], relation vectors ``relation`` [B or 1, D] and the
+        candidates' vectors ``candidate_vectors`` [N, D]
+        (already holding ``head_adjustment`` without a tail; for ``score_head_embeddings`` built from the free
+        head, so adjusted scores stay differentiable)."""
         return scores
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
-                           candidates: torch.Tensor | None, tail: torch.Tensor,
-                           relation: torch.Tensor) -> torch.Tensor:
+                           candidates: torch.Tensor | None, tail: torch.Tensor, relation: torch.Tensor,
+                           candidate_vectors: torch.Tensor) -> torch.Tensor:
         """The same hook for head prediction: ``scores`` [B, N] of candidate heads c for (c, r_b, t_b)."""
         return scores
 
@@ -137,26 +145,31 @@ class KGEModel(nn.Module):
         """Scores of given triples [B]; ``for_heads``: as head prediction scores them (differs from tail
         prediction only for reciprocal interactions)."""
         head, tail = self.entity_vectors(torch.cat([h, t])).split(h.shape[0])
-        adjust = self.head_adjustment(h, r, t)
-        if adjust is not None:
-            head = head + adjust
+        head = self._with_adjustment(head, h, r, t)
         score = self.interaction.score_for_heads if for_heads else self.interaction.score
         return score(head, self.relation(r), tail)
+
+    def _with_adjustment(self, head: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
+                         t: torch.Tensor | None = None) -> torch.Tensor:
+        adjust = self.head_adjustment(h, r, t)
+        return head if adjust is None else head + adjust
 
     def _candidates(self, candidates: torch.Tensor | None) -> torch.Tensor:
         return self.all_entity_vectors() if candidates is None else self.entity_vectors(candidates)
 
     def score_tails(self, h: torch.Tensor, r: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (h, r, c) for every candidate entity c (all entities by default): [B, N]."""
-        head, relation = self.entity_vectors(h), self.relation(r)
-        scores = self.interaction.score_tails(head, relation, self._candidates(candidates))
-        return self.adjust_tail_scores(scores, h, r, candidates, head, relation)
+        head, relation = self._with_adjustment(self.entity_vectors(h), h, r), self.relation(r)
+        vectors = self._candidates(candidates)
+        scores = self.interaction.score_tails(head, relation, vectors)
+        return self.adjust_tail_scores(scores, h, r, candidates, head, relation, vectors)
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of (c, r, t) for every candidate entity c (all entities by default): [B, N]."""
         tail, relation = self.entity_vectors(t), self.relation(r)
-        scores = self.interaction.score_heads(relation, tail, self._candidates(candidates))
-        return self.adjust_head_scores(scores, r, t, candidates, tail, relation)
+        vectors = self._candidates(candidates)
+        scores = self.interaction.score_heads(relation, tail, vectors)
+        return self.adjust_head_scores(scores, r, t, candidates, tail, relation, vectors)
 
     def score_against_pool(self, pos: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each positive against every pool entity as its tail and as its head (shared negatives, the papers'
@@ -169,13 +182,14 @@ class KGEModel(nn.Module):
         batch = pos.shape[0]
         head, tail, pool_vectors = self.entity_vectors(torch.cat([h, t, pool])).split([batch, batch, pool.numel()])
         relation = self.relation(r)
-        adjust = self.head_adjustment(h, r, t)
-        adjusted = head if adjust is None else head + adjust
+        for_any_tail, for_own_tail = self.head_adjustments(h, r, t)
+        adjusted = head if for_own_tail is None else head + for_own_tail
         for_tails = self.interaction.score(adjusted, relation, tail)
-        as_tails = self.adjust_tail_scores(self.interaction.score_tails(head, relation, pool_vectors),
-                                           h, r, pool, head, relation)
+        any_tail = head if for_any_tail is None else head + for_any_tail
+        as_tails = self.adjust_tail_scores(self.interaction.score_tails(any_tail, relation, pool_vectors),
+                                           h, r, pool, any_tail, relation, pool_vectors)
         as_heads = self.adjust_head_scores(self.interaction.score_heads(relation, tail, pool_vectors),
-                                           r, t, pool, tail, relation)
+                                           r, t, pool, tail, relation, pool_vectors)
         if not self.interaction.reciprocal:
             return for_tails, torch.cat([as_tails, as_heads], dim=1)
         for_heads = self.interaction.score_for_heads(adjusted, relation, tail)
@@ -190,11 +204,13 @@ class KGEModel(nn.Module):
         ``heads`` (entity ids of the rows) lets models add per-person terms."""
         relation = self.relation_vector(r, head_emb.device)
         head = self.represent(head_emb, heads)
-        scores = self.interaction.score_tails(head, relation, self.entity_vectors(tails))
         if heads is None:
-            return scores
+            return self.interaction.score_tails(head, relation, self.entity_vectors(tails))
         r_ids = torch.full((head_emb.shape[0],), int(r), dtype=torch.long, device=head_emb.device)
-        return self.adjust_tail_scores(scores, heads, r_ids, tails, head, relation)
+        head = self._with_adjustment(head, heads, r_ids)
+        vectors = self.entity_vectors(tails)
+        scores = self.interaction.score_tails(head, relation, vectors)
+        return self.adjust_tail_scores(scores, heads, r_ids, tails, head, relation, vectors)
 
     def score_tail_embeddings(self, tail_emb: torch.Tensor, r: int | torch.Tensor, heads: torch.Tensor,
                               tails: torch.Tensor | None = None) -> torch.Tensor:

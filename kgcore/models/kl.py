@@ -187,8 +187,8 @@ class KLDebiased(AttributeVectors, KGEModel):
             return terms
         # One lookup each of the people, every attribute's values and their relations for all attributes.
         person_vectors = self.entity_vectors(people)
-        value_vectors = self.entity_vectors(self.all_values).detach()  # frozen for this term, as in the paper
-        relations = self.relation(self.attribute_relations).detach()
+        with torch.no_grad():  # frozen for this term, as in the paper
+            value_vectors, relations = self.entity_vectors(self.all_values), self.relation(self.attribute_relations)
         l1_kernel = self._l1_kernel_applies(people)
         start = 0
         for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
@@ -302,7 +302,7 @@ class KLDebiased(AttributeVectors, KGEModel):
                                       "load it with the data it was trained on.")
 
     def trainable_dense_parameters(self) -> list[nn.Parameter]:
-        return list(self.attribute_vectors)
+        return [] if self.attribute_vectors is None else [self.attribute_vectors]
 
 
 ENTRY = ModelEntry(

@@ -59,6 +59,13 @@ class Interaction:
         """g(c, r_i, t_i) for every candidate c: ``[B, N]``."""
         raise NotImplementedError
 
+    def offset_relation(self, r: torch.Tensor) -> torch.Tensor | None:
+        """For a score affine in the head vector, the relation r' that scores a vector o added to a head as
+        the change it makes, g(h + o, r, t) = g(h, r, t) + g(o, r', t), in every form (``score``,
+        ``score_tails``; ``score_heads`` for offsets of candidate heads). None where the score is not affine
+        in the head (distances): a moved head is then scored again."""
+        return None
+
     def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         """The entity vector this score rates highest as the tail of (h, r) (for norm-bounded vectors:
         the direction), e.g. h + r for TransE: where to start placing an unknown tail."""

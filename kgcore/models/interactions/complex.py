@@ -24,6 +24,9 @@ class ComplEx(Interaction):
             raise SpecError(f"ComplEx stores complex vectors as real and imaginary halves: the dimension must be "
                             f"even (got {dim}).")
 
+    def offset_relation(self, r: torch.Tensor) -> torch.Tensor:
+        return r  # linear in the head
+
     def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         """h * r: Re(<h r, conj(t)>) is the real dot product of t with it."""
         h_re, h_im = _halves(h)

@@ -19,6 +19,9 @@ class DistMult(Interaction):
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         return (r * t) @ candidates.T
 
+    def offset_relation(self, r: torch.Tensor) -> torch.Tensor:
+        return r  # linear in the head
+
     def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         return h * r
 

@@ -126,6 +126,9 @@ class TransEDot(Interaction):
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         return t @ candidates.T + (r * t).sum(-1, keepdim=True)  # <c + r, t> = <c, t> + <r, t>
 
+    def offset_relation(self, r: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(r)  # <h + o + r, t> - <h + r, t> = <o + 0, t>
+
     def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         return h + r
 
@@ -162,6 +165,10 @@ class TransEDotReciprocal(TransEDot):
 
     def score_heads(self, r: torch.Tensor, t: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         return (t + self.reciprocal_part(r)) @ candidates.T
+
+    def offset_relation(self, r: torch.Tensor) -> torch.Tensor:
+        """[0, r']: the forward translation adds nothing to o's score; a head moved by o gains <t + r', o>."""
+        return torch.cat([torch.zeros_like(self.forward_part(r)), self.reciprocal_part(r)], -1)
 
     def tail_query(self, h: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         return h + self.forward_part(r)
