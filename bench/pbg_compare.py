@@ -91,7 +91,7 @@ SPLITS = ("train", "valid", "test")
 def run_pbg(args, work: Path, round_no: int) -> dict:
     checkpoint = work / f"checkpoint_round{round_no}"
     export = work / f"export_round{round_no}.pt"
-    command = [args.pbg_python, str(Path(__file__).resolve().with_name("pbg_worker.py")), "--work", str(work),
+    command = [args.pbg_python, str(Path(__file__).resolve().with_name("pbg_timed_worker.py")), "--work", str(work),
                "--data-dir", str(args.data_dir), "--checkpoint", str(checkpoint), "--epochs", str(args.epochs),
                "--workers", str(args.workers), "--hogwild-delay", str(args.hogwild_delay),
                "--seed", str(args.seed + round_no), "--export", str(export)]

@@ -50,32 +50,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write (PBG's converter prints)")
     args = parser.parse_args(argv)
 
-    import random
-    import warnings
-
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kgcore" / "engines"))
     import attr
-    import numpy as np
+    import pbg_worker  # kgcore's PBG engine worker: seeding, conversion and training, without kgcore
     import torch
     from torchbiggraph.checkpoint_manager import CheckpointManager
     from torchbiggraph.config import ConfigSchema
-    from torchbiggraph.converters.import_from_tsv import convert_input_data
     from torchbiggraph.filtered_eval import FilteredRankingEvaluator
     from torchbiggraph.graph_storages import EDGE_STORAGES, ENTITY_STORAGES, RELATION_TYPE_STORAGES
     from torchbiggraph.model import make_model
-    from torchbiggraph.train import train
     from torchbiggraph.types import Partition, Side
-    from torchbiggraph.util import SubprocessInitializer, setup_logging
+    from torchbiggraph.util import setup_logging
 
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    pbg_worker.seed_everything(args.seed)
     setup_logging()
     config = ConfigSchema.from_dict(config_dict(args.work, args.operator, args.dim, args.epochs, True))
-    convert_input_data(config.entities, config.relations, config.entity_path, config.edge_paths,
-                       [args.data_dir / f"{split}.txt" for split in SPLITS],
-                       lhs_col=0, rhs_col=2, rel_col=1, dynamic_relations=True)
-    train(attr.evolve(config, edge_paths=[config.edge_paths[0]]), subprocess_init=SubprocessInitializer())
+    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in SPLITS])
+    pbg_worker.train_on_train_split(config)
 
     # Score the test triples with PBG's own model, against every entity (its evaluation's setting).
     eval_config = attr.evolve(config, relations=[attr.evolve(r, all_negs=True) for r in config.relations],

@@ -5,12 +5,49 @@ train/valid/test TSV files with PBG's converter, seeds Python, NumPy and torch, 
 edges; the checkpoint lands in the config's ``checkpoint_path``.
 
     PBG_PYTHON kgcore/engines/pbg_worker.py CONFIG.py TRAIN.tsv VALID.tsv TEST.tsv --seed 0
+
+The test and benchmark drivers of PBG (``tests/pbg_roundtrip_worker.py``, ``bench/pbg_timed_worker.py``) import this
+file by its path for the same steps (``seed_everything``, ``convert``, ``train_on_train_split``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # PBG 1.0 imports it
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (PBG's Hogwild! workers still make a run nondeterministic)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def convert(config, tsv_paths: list[Path]) -> None:
+    """PBG's converter over the train, valid and test TSV files (head, relation, tail), into the config's
+    entity and edge paths."""
+    from torchbiggraph.converters.import_from_tsv import convert_input_data
+
+    convert_input_data(config.entities, config.relations, config.entity_path, config.edge_paths,
+                       [Path(p) for p in tsv_paths], lhs_col=0, rhs_col=2, rel_col=1,
+                       dynamic_relations=config.dynamic_relations)
+
+
+def train_on_train_split(config, subprocess_init=None) -> None:
+    """PBG's ``train`` on the first edge path (the training triples)."""
+    import attr
+    from torchbiggraph.train import train
+    from torchbiggraph.util import SubprocessInitializer
+
+    train(attr.evolve(config, edge_paths=[config.edge_paths[0]]), subprocess_init=subprocess_init or SubprocessInitializer())
 
 
 def main(argv: list[str]) -> int:
@@ -20,26 +57,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    import random
-    import warnings
-
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    import attr
-    import numpy as np
-    import torch
+    seed_everything(args.seed)  # imports torch: before torchbiggraph.config, whose schema otherwise fails to
+    # parse Optional fields ("Unknown type: typing.Optional[float]", PBG 1.0)
     from torchbiggraph.config import ConfigFileLoader
-    from torchbiggraph.converters.import_from_tsv import convert_input_data
-    from torchbiggraph.train import train
-    from torchbiggraph.util import SubprocessInitializer, setup_logging
+    from torchbiggraph.util import setup_logging
 
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
     setup_logging()
     config = ConfigFileLoader().load_config(str(args.config))
-    convert_input_data(config.entities, config.relations, config.entity_path, config.edge_paths, list(args.tsv),
-                       lhs_col=0, rhs_col=2, rel_col=1, dynamic_relations=config.dynamic_relations)
-    train(attr.evolve(config, edge_paths=[config.edge_paths[0]]), subprocess_init=SubprocessInitializer())
+    convert(config, args.tsv)
+    train_on_train_split(config)
     return 0
 
 

@@ -2,7 +2,7 @@
 driver), it trains PBG on the converted FB15k-237 in the papers' setting, times each epoch and exports the
 embeddings; it never imports kgcore.
 
-    $PBG_PYTHON bench/pbg_worker.py --work DIR --data-dir DIR --checkpoint DIR --epochs N --workers N ...
+    $PBG_PYTHON bench/pbg_timed_worker.py --work DIR --data-dir DIR --checkpoint DIR --epochs N --workers N ...
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 SPLITS = ("train", "valid", "test")
-
 
 
 def pbg_config_dict(work: Path, checkpoint: Path, epochs: int, workers: int, dim: int,
@@ -44,8 +43,8 @@ def pbg_config_dict(work: Path, checkpoint: Path, epochs: int, workers: int, dim
     )
 
 
-def pbg_worker(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="pbg_worker.py")
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="pbg_timed_worker.py")
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -59,15 +58,14 @@ def pbg_worker(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     import logging
-    import warnings
 
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kgcore" / "engines"))
     import attr
+    import pbg_worker  # kgcore's PBG engine worker: seeding and conversion, without kgcore
     import torch
     import torchbiggraph
     from torchbiggraph.checkpoint_manager import CheckpointManager
     from torchbiggraph.config import ConfigSchema
-    from torchbiggraph.converters.import_from_tsv import convert_input_data
     from torchbiggraph.graph_storages import ENTITY_STORAGES, RELATION_TYPE_STORAGES
     from torchbiggraph.train import train_and_report_stats
     from torchbiggraph.util import SubprocessInitializer, set_logging_verbosity, setup_logging
@@ -80,9 +78,7 @@ def pbg_worker(argv: list[str]) -> int:
     subprocess_init.register(setup_logging, config.verbose)
 
     started = time.perf_counter()
-    convert_input_data(config.entities, config.relations, config.entity_path, config.edge_paths,
-                       [args.data_dir / f"{split}.txt" for split in SPLITS],
-                       lhs_col=0, rhs_col=2, rel_col=1, dynamic_relations=True)
+    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in SPLITS])
     convert_seconds = time.perf_counter() - started
 
     class EpochStarts(logging.Handler):
@@ -96,7 +92,7 @@ def pbg_worker(argv: list[str]) -> int:
 
     starts = EpochStarts()
     logging.getLogger("torchbiggraph").addHandler(starts)
-    torch.manual_seed(args.seed)  # Hogwild! makes the run nondeterministic anyway
+    pbg_worker.seed_everything(args.seed)
     train_config = attr.evolve(config, edge_paths=[config.edge_paths[0]])
     epochs = []
     started = time.perf_counter()
@@ -162,4 +158,4 @@ def _dist_version(name: str) -> str | None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(pbg_worker(sys.argv[1:]))
+    raise SystemExit(run(sys.argv[1:]))
