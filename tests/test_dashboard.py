@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -19,80 +17,21 @@ from kgcore.analysis.plane import attribute_plane, most_swapped_person, travel_s
 from kgcore.analysis.trajectory import person_trajectory
 from kgcore.analysis.whatif import person_facts, what_if
 from kgcore.data.datasets import DataSource
-from kgcore.data.graph import KnowledgeGraph
-from kgcore.data.userdata import make_spec, save_dataset
 from kgcore.runs import load_run
 
-from .factories import trained_run
-from .synthetic import GENDER, PROFESSION, people_triples
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "dashboard" / "app.py")
-TIMEOUT = 240  # a first visit may measure bias for three models, or train the small fallback model
-PAGES = ("overview", "professions", "shift", "compare", "ask", "train")
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _clean(at: AppTest) -> None:
-    """No exception elements and no error messages on the page."""
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _metric(at: AppTest, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
-    assert found, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
-    return found[0]
-
-
-def _goto(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"views/{page}.py").run(timeout=TIMEOUT)
-
-
-def _selected_run(at: AppTest, key: str):
-    return load_run(at.selectbox(key=key).value)
-
-
-def _train_run(folder: Path, name: str, graph: KnowledgeGraph, source: DataSource, **model: object) -> Path:
-    """A run the dashboard lists: 15 epochs of dim 24, batch 256, lr 0.02, with its test metrics."""
-    return trained_run(folder, source, graph, evaluate_test=True, model=name, dim=24, epochs=15, batch_size=256,
-                       lr=0.02, **model)
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch) -> Path:
-    """An empty user runs folder for the dashboard."""
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("KGCORE_RUNS", str(folder))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def toy_world(tmp_path_factory) -> dict:
-    """A small generated KG saved as an uploaded dataset, with a Basic, a KL-debiased and a Bose run."""
-    root = tmp_path_factory.mktemp("toy-dashboard")
-    runs = root / "runs"
-    triples = people_triples(240, seed=3)
-    spec = make_spec("toy", PROFESSION, {"gender": GENDER})
-    source = save_dataset(runs / "datasets" / "toy", triples, spec, label="Toy graph")
-    graph = source.load()
-    paths = [_train_run(runs / "toy" / "transe", "transe", graph, source),
-             _train_run(runs / "toy" / "kl", "kl", graph, source, debias=["gender"]),
-             _train_run(runs / "toy" / "bose", "bose", graph, source, debias=["gender"])]
-    return {"runs": runs, "source": source, "graph": graph, "paths": [str(p.resolve()) for p in paths],
-            "key": "dir:" + str(Path(source.data_dir).resolve())}
+from .apptest_support import APP, TIMEOUT, clean, goto, metric, selected_run
+from .synthetic import GENDER
 
 
 # ---------------------------------------------------------------------------------------------- built-in default
 @pytest.mark.slow
 def test_every_page_on_the_builtin_default(runs_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    _clean(at)
+    clean(at)
     graph = DataSource(dataset="demo").load()
     # Overview: the demo world's real size, labelled synthetic, its people by gender.
-    assert _metric(at, "Entities") == f"{graph.num_entities:,}"
-    assert _metric(at, "People") == f"{graph.people.numel():,}"
+    assert metric(at, "Entities") == f"{graph.num_entities:,}"
+    assert metric(at, "People") == f"{graph.people.numel():,}"
     assert any("Synthetic data" in i.value for i in at.info)
     counts = at.dataframe[0].value
     table = graph.attribute_table("gender")
@@ -101,9 +40,9 @@ def test_every_page_on_the_builtin_default(runs_dir):
     assert at.sidebar.selectbox(key="dataset").value == "demo"
 
     # Professions: the page's lists are kgcore's bias_table for the selected run.
-    at = _goto(at, "professions")
-    _clean(at)
-    run = _selected_run(at, "prof_run")
+    at = goto(at, "professions")
+    clean(at)
+    run = selected_run(at, "prof_run")
     assert at.sidebar.multiselect(key="runs::demo").value, "the default runs are selected"
     result = measure_bias(run.model, run.graph, "gender")
     for index, value in enumerate(("male", "female")):
@@ -113,15 +52,15 @@ def test_every_page_on_the_builtin_default(runs_dir):
         assert shown["label"].tolist() == expected["label"].tolist()
         assert (expected[f"B_{value}"] > 0).all(), f"a most-{value} list holds only professions on {value}'s side"
         assert shown[f"C_{value}"].tolist() == expected[f"C_{value}"].tolist()
-    assert int(_metric(at, "Professions shown")) == int((result.frame["people"] - result.frame["C_unknown"] >= 10).sum())
+    assert int(metric(at, "Professions shown")) == int((result.frame["people"] - result.frame["C_unknown"] >= 10).sum())
     assert [b.label for b in at.get("download_button")] == ["Download all professions as CSV"]
     assert any("Base rate in this graph" in m.value for m in at.markdown)
 
     # Embedding shift: the default person is kgcore's most telling example, the ranking table is their
     # trajectory in the attribute plane, before and after, and the person travels from one value to the other.
-    at = _goto(at, "shift")
-    _clean(at)
-    run = _selected_run(at, "shift_run")
+    at = goto(at, "shift")
+    clean(at)
+    run = selected_run(at, "shift_run")
     person_key = [s.key for s in at.selectbox if s.key and s.key.startswith("shift_person_gender")][0]
     person = at.selectbox(key=person_key).value
     assert person == most_swapped_person(run.model, run.graph, "gender")
@@ -145,8 +84,8 @@ def test_every_page_on_the_builtin_default(runs_dir):
     assert plane.travel >= 0.99 * abs(values.loc[target, "x"] - values.loc[held, "x"])
 
     # Compare: one row per selected run, MRR from the run's metrics.
-    at = _goto(at, "compare")
-    _clean(at)
+    at = goto(at, "compare")
+    clean(at)
     table = at.dataframe[0].value
     selected = at.sidebar.multiselect(key="runs::demo").value
     assert len(table) == len(selected)
@@ -184,12 +123,12 @@ def test_every_page_on_the_builtin_default(runs_dir):
     assert any(f"reaches **{facts['roc_auc']:.2f}**" in m.value for m in at.markdown)
     # The hand-out: kgcore.report for the selected runs, offered as a download.
     at.button(key="compare_prepare_report").click().run()
-    _clean(at)
+    clean(at)
     assert "Download the hand-out (HTML)" in [b.label for b in at.get("download_button")]
 
     # Ask the model: the two top-10 lists are kgcore.analysis.whatif's answer for the picked person.
-    at = _goto(at, "ask")
-    _clean(at)
+    at = goto(at, "ask")
+    clean(at)
     person = at.selectbox(key="ask_person_gender").value
     flip = at.selectbox(key="ask_flip_gender").value
     run = load_run(selected[0])
@@ -197,10 +136,10 @@ def test_every_page_on_the_builtin_default(runs_dir):
     side_by_side = at.dataframe[1].value  # the first model's column: both lists, rank by rank
     assert side_by_side["as recorded"].tolist() == answer.original["label"].tolist()
     assert side_by_side[f"as {flip}"].tolist() == answer.flipped["label"].tolist()
-    assert _metric(at, "Changed in the top 10").startswith(f"{answer.changed} of 10")
+    assert metric(at, "Changed in the top 10").startswith(f"{answer.changed} of 10")
 
-    at = _goto(at, "train")
-    _clean(at)
+    at = goto(at, "train")
+    clean(at)
     assert at.get("form"), "the training form is drawn"
 
 
@@ -208,10 +147,10 @@ def test_professions_page_on_an_attribute_with_many_values(runs_dir):
     """With more than four values (the demo world's religion), the page lists one value against all others:
     its table, the "other" counts and the least-associated professions in the chart are kgcore's bias_table."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at = _goto(at, "professions")
+    at = goto(at, "professions")
     at.selectbox(key="prof_attr").set_value("religion").run()
-    _clean(at)
-    run = _selected_run(at, "prof_run")
+    clean(at)
+    run = selected_run(at, "prof_run")
     result = measure_bias(run.model, run.graph, "religion")
     assert len(result.values) > 4
     high = at.selectbox(key="prof_value").value
@@ -238,16 +177,16 @@ def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     monkeypatch.setenv("KGCORE_RUNS", str(toy_world["runs"]))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
-    _clean(at)
+    clean(at)
     graph = toy_world["graph"]
-    assert _metric(at, "People") == f"{graph.people.numel():,}"
-    assert _metric(at, "Professions") == "8"
+    assert metric(at, "People") == f"{graph.people.numel():,}"
+    assert metric(at, "Professions") == "8"
     assert not any("Synthetic data" in i.value for i in at.info), "only the demo world is labelled synthetic"
     assert sorted(at.sidebar.multiselect(key=f"runs::{toy_world['key']}").value) == sorted(toy_world["paths"])
 
-    at = _goto(at, "professions")
-    _clean(at)
-    run = _selected_run(at, "prof_run")
+    at = goto(at, "professions")
+    clean(at)
+    run = selected_run(at, "prof_run")
     result = measure_bias(run.model, run.graph, "gender")
     male, female = at.dataframe[0].value, at.dataframe[1].value
     assert female["label"].tolist() == bias_table(result, "female", top=20, min_support=10)["label"].tolist()
@@ -258,35 +197,35 @@ def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
     assert dict(zip(female["label"], female["share_female"]))["nurse"] > 0.8
     assert result.frame.set_index("label").loc["director", "share_female"] < 0.2
 
-    at = _goto(at, "shift")
-    _clean(at)
+    at = goto(at, "shift")
+    clean(at)
     assert len(at.dataframe[0].value) == 8
 
-    at = _goto(at, "compare")
-    _clean(at)
+    at = goto(at, "compare")
+    clean(at)
     table = at.dataframe[0].value
     from kgcore.models import MODELS
 
     assert sorted(table["model"]) == sorted(entry.label for entry in MODELS.values())
     assert table["MRR"].between(0, 1).all() and table["leakage ROC-AUC"].between(0, 1).all()
 
-    at = _goto(at, "ask")
-    _clean(at)
+    at = goto(at, "ask")
+    clean(at)
     assert len([m for m in at.metric if m.label == "Changed in the top 10"]) == 3
     at.radio(key="ask_mode").set_value("Build a person").run()
-    _clean(at)
+    clean(at)
     # The built person starts from their gender only; flipping gives a list for every model.
     assert at.selectbox(key=f"ask_build_{GENDER}").value in ("male", "female")
     assert len(at.dataframe) == 1 + 3
 
-    at = _goto(at, "train")
-    _clean(at)
+    at = goto(at, "train")
+    clean(at)
 
 
 # ---------------------------------------------------------------------------------------------- uploads and training
 def test_malformed_upload_is_a_clear_error_not_a_traceback(runs_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at = _goto(at, "train")
+    at = goto(at, "train")
     at.get("file_uploader")[0].set_value(("broken.tsv", b"alice\tgender\tfemale\nbob gender male\n",
                                           "text/tab-separated-values"))
     at.run()
@@ -299,159 +238,6 @@ def test_malformed_upload_is_a_clear_error_not_a_traceback(runs_dir):
     at.run()
     assert not at.exception
     assert any("latin1.tsv, line 1" in e.value and "UTF-8" in e.value for e in at.error)
-
-
-def test_upload_then_train_in_the_browser_flow(runs_dir):
-    triples = people_triples(150, seed=5)
-    payload = "".join(f"{h}\t{r}\t{t}\n" for h, r, t in triples).encode()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at = _goto(at, "train")
-    at.get("file_uploader")[0].set_value(("people.tsv", payload, "text/tab-separated-values"))
-    at.run()
-    _clean(at)
-    assert any(f"people.tsv: {len(triples):,} triples" in s.value for s in at.success)
-    assert at.selectbox(key="upload_target").value == PROFESSION  # guessed from its name
-    at.text_input(key="upload_label").set_value("People")
-    at.get("form_submit_button")[-1].click()
-    at.run()
-    _clean(at)
-    folder = runs_dir / "datasets" / "People"
-    assert json.loads((folder / "dataset.json").read_text())["label"] == "People"
-    assert at.sidebar.selectbox(key="dataset").value == "dir:" + str(folder.resolve())
-    assert "No trained models" in " ".join(c.value for c in at.sidebar.caption)
-
-    # A results page on a graph with no runs says what to do instead of failing.
-    at = _goto(at, "professions")
-    _clean(at)
-    assert any("Train" in i.value for i in at.info)
-
-    at = _goto(at, "train")
-    at.slider(key="train_epochs").set_value(3)
-    at.select_slider(key="train_dim").set_value(16)
-    at.slider(key="train_valid").set_value(1)
-    at.get("form_submit_button")[0].click()
-    at.run()
-    _clean(at)
-    deadline = time.monotonic() + 120
-    while not list((runs_dir / "People").glob("*/config.json")) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    runs = list((runs_dir / "People").glob("*/config.json"))
-    assert len(runs) == 1, "the training job saved its run"
-    history = pd.read_csv(runs[0].parent / "history.csv")
-    assert history["epoch"].tolist() == [1, 2, 3] and history["valid_mrr"].notna().all()
-    time.sleep(0.5)
-    at.run()
-    _clean(at)
-    assert str(runs[0].parent.resolve()) in at.sidebar.multiselect(key=f"runs::dir:{folder.resolve()}").value
-    assert any("Saved transe-16d-3ep" in s.value for s in at.success)
-
-
-def test_stop_keeps_a_partial_run(runs_dir, toy_world):
-    shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
-    at = _goto(at, "train")
-    at.slider(key="train_epochs").set_value(200)
-    at.slider(key="train_valid").set_value(0)
-    at.text_input(key="train_name").set_value("stopped early")
-    at.multiselect(key="train_withhold").set_value([GENDER])  # an attribute-blind reference run
-    at.get("form_submit_button")[0].click()
-    at.run()
-    _clean(at)
-    assert at.get("form_submit_button")[0].disabled, "no second job while one runs"
-    stop = [b for b in at.button if b.label == "Stop and keep"]
-    assert len(stop) == 1
-    stop[0].click().run()
-    folder = runs_dir / "Toy-graph" / "stopped-early"
-    deadline = time.monotonic() + 120
-    while not (folder / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["cancelled"] is True and 1 <= metrics["epochs_trained"] < 200
-    assert len(pd.read_csv(folder / "history.csv")) == metrics["epochs_trained"]
-    assert json.loads((folder / "config.json").read_text())["train"]["withheld_relations"] == [GENDER]
-    at.run()
-    assert any("stopped early by you" in s.value for s in at.success)
-
-
-def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_world):
-    """The Train page's controls come from the model registry and the chosen setting: in the papers' setting
-    it offers the preset's adversary weight and discriminator steps for Bose & Hamilton's model and TransE
-    with dot product, and trains the model with what was chosen; the classic setting offers kgcore's own
-    defaults."""
-    from kgcore.models.bose_options import BoseOptions
-    from kgcore.training.presets import FISHER2020
-
-    shutil.copytree(toy_world["runs"] / "datasets", runs_dir / "datasets")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
-    at = _goto(at, "train")
-    assert at.radio(key="train_setting").value == "fisher2020"
-    assert at.select_slider(key="train_bose_gamma_fisher2020").value == FISHER2020.options["bose"]["gamma"]
-    assert at.slider(key="train_bose_d_steps_fisher2020").value == FISHER2020.options["bose"]["d_steps"]
-    assert at.selectbox(key="train_interaction_fisher2020").value == "transe-dot"
-    at.radio(key="train_setting").set_value("classic").run()
-    assert at.select_slider(key="train_bose_gamma_classic").value == BoseOptions().gamma
-    assert at.selectbox(key="train_interaction_classic").value == "transe-l1"
-    at.radio(key="train_setting").set_value("fisher2020").run()
-    at.radio(key="train_model").set_value("bose")
-    at.slider(key="train_bose_d_steps_fisher2020").set_value(2)
-    at.selectbox(key="train_interaction_fisher2020").set_value("distmult")
-    at.slider(key="train_epochs").set_value(2)
-    at.select_slider(key="train_dim").set_value(16)
-    at.slider(key="train_valid").set_value(0)
-    at.text_input(key="train_name").set_value("bose default")
-    at.get("form_submit_button")[0].click()
-    at.run()
-    _clean(at)
-    folder = runs_dir / "Toy-graph" / "bose-default"
-    deadline = time.monotonic() + 120
-    while not (folder / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    model = json.loads((folder / "config.json").read_text())["model"]
-    assert model["model"] == "bose" and model["debias"] == ["gender"]
-    assert model["options"]["gamma"] == FISHER2020.options["bose"]["gamma"] and model["options"]["d_steps"] == 2
-    assert model["interaction"] == "distmult"
-    train_settings = json.loads((folder / "config.json").read_text())["train"]
-    assert (train_settings["loss"], train_settings["optimizer"], train_settings["num_negatives"]) == \
-        ("softmax", "adagrad", 1000)
-    assert json.loads((folder / "metrics.json").read_text())["test"]["without_sensitive"]
-    history = pd.read_csv(folder / "history.csv")
-    assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)
-
-
-def test_train_page_whitelist_is_resolved_by_kgcore(runs_dir):
-    """The KL model's whitelist rows go through kgcore.data.whitelist.resolve_whitelist; the run records the
-    resolved entity names. A debiased model without an attribute to remove is a message, not a traceback."""
-    from kgcore.data.whitelist import resolve_whitelist
-    from kgcore.demo import DEFAULT_WHITELIST
-
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at = _goto(at, "train")
-    at.radio(key="train_model").set_value("kl")
-    at.multiselect(key="train_debias").set_value([])
-    at.get("form_submit_button")[0].click()
-    at.run()
-    assert not at.exception
-    assert [e.value for e in at.error] == ["Choose at least one attribute to remove for a debiased model."]
-
-    at.multiselect(key="train_debias").set_value(["gender"])
-    at.slider(key="train_epochs").set_value(1)
-    at.select_slider(key="train_dim").set_value(16)
-    at.slider(key="train_valid").set_value(0)
-    at.text_input(key="train_name").set_value("kl whitelist")
-    at.get("form_submit_button")[0].click()
-    at.run()
-    _clean(at)
-    folder = runs_dir / "Demo-world-synthetic" / "kl-whitelist"
-    deadline = time.monotonic() + 180
-    while not (folder / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    graph = DataSource(dataset="demo").load()
-    expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t], a]
-                for r, t, a in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
-    model = json.loads((folder / "config.json").read_text())["model"]
-    assert model["model"] == "kl" and model["options"]["whitelist"] == expected
 
 
 def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
@@ -474,7 +260,7 @@ def test_broken_run_folders_are_reported_not_raised(runs_dir, toy_world):
     assert any("broken" in c.value and "not a readable run folder" in c.value for c in at.sidebar.caption)
     assert any("mixed" in c.value and "does not match the run's manifest" in c.value for c in at.sidebar.caption)
     at.sidebar.selectbox(key="dataset").set_value(toy_world["key"]).run()
-    at = _goto(at, "professions")
+    at = goto(at, "professions")
     assert not at.exception
     assert any("model.pt" in e.value and "corrupted" in e.value for e in at.error)
 
