@@ -47,7 +47,6 @@ def split_triples(triples: list[Triple], seed: int = 0, holdout: float = 0.1) ->
     shuffled = triples[:]
     rng.shuffle(shuffled)
     train, held = [], []
-    seen_e, seen_r = set(), set()
     n_hold = int(len(shuffled) * holdout)
     for h, r, t in shuffled:
         train.append((h, r, t))

@@ -36,7 +36,7 @@ from torch import nn
 
 from ..data.whitelist import resolve_whitelist
 from ..errors import CheckpointError, SpecError
-from ..kernels import chunks, run_parallel
+from ..kernels import AVAILABLE as KERNELS_AVAILABLE, chunks, run_parallel
 from . import kl_kernel
 from .attribute_vectors import AttributeVectors
 from .attributes import DebiasedAttribute, debiased_tables, describe, person_rows
@@ -173,7 +173,7 @@ class KLDebiased(AttributeVectors, KGEModel):
         return (seen & self.is_person).nonzero().squeeze(1)
 
     def _l1_kernel_applies(self, people: torch.Tensor) -> bool:
-        return (self.interaction.fused_margin_step and kl_kernel.AVAILABLE and people.device.type == "cpu"
+        return (self.interaction.fused_margin_step and KERNELS_AVAILABLE and people.device.type == "cpu"
                 and self.entity.weight.dtype == self.relation.weight.dtype == torch.float32)
 
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -218,7 +218,7 @@ class KLDebiased(AttributeVectors, KGEModel):
         if self._fused_constants is None:
             entity, relation = self.entity.weight, self.relation.weight
             chosen = [k for k, w in enumerate(self.weights) if w > 0]
-            eligible = (self.supports_fused_step() and self.interaction.fused_margin_step and kl_kernel.AVAILABLE
+            eligible = (self.supports_fused_step() and self.interaction.fused_margin_step and KERNELS_AVAILABLE
                         and chosen
                         and entity.device.type == "cpu" and entity.dtype == relation.dtype == torch.float32)
             self._fused_constants = False

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..training.fused import margin_positive
-from ..kernels import AVAILABLE, njit, prange  # noqa: F401  (AVAILABLE: whether these kernels run)
+from ..kernels import njit, prange
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
@@ -218,5 +218,5 @@ class _FusedKL(torch.autograd.Function):
 def kl_loss_l1(people: torch.Tensor, values: torch.Tensor, relation: torch.Tensor, sign: float,
                log_target: torch.Tensor, weight: float = 1.0, predicted_first: bool = True) -> torch.Tensor:
     """weight * mean_j KL for TransE L1 queries q_j = people_j + sign * relation against ``values``, through
-    the numba kernel (CPU, float32; the caller checks ``AVAILABLE``)."""
+    the numba kernel (CPU, float32; the caller checks ``kgcore.kernels.AVAILABLE``)."""
     return _FusedKL.apply(people, values, relation, sign, log_target, weight, predicted_first)
