@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
@@ -14,6 +15,22 @@ from kgcore.data.datasets import DataSource
 
 from .apptest_support import APP, TIMEOUT, clean, goto
 from .synthetic import GENDER, PROFESSION, people_triples
+
+
+def start_small_run(at: AppTest, name: str, epochs: int, folder: Path, wait: float = 180) -> Path:
+    """Submit the Train form for a small run (d 16, no validation) named ``name`` and wait until its
+    config.json exists in ``folder``."""
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_dim").set_value(16)
+    at.slider(key="train_valid").set_value(0)
+    at.text_input(key="train_name").set_value(name)
+    at.get("form_submit_button")[0].click()
+    at.run()
+    clean(at)
+    deadline = time.monotonic() + wait
+    while not (folder / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return folder
 
 
 def test_upload_then_train_in_the_browser_flow(runs_dir):
@@ -112,17 +129,7 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
     at.radio(key="train_model").set_value("bose")
     at.slider(key="train_bose_d_steps_fisher2020").set_value(2)
     at.selectbox(key="train_interaction_fisher2020").set_value("distmult")
-    at.slider(key="train_epochs").set_value(2)
-    at.select_slider(key="train_dim").set_value(16)
-    at.slider(key="train_valid").set_value(0)
-    at.text_input(key="train_name").set_value("bose default")
-    at.get("form_submit_button")[0].click()
-    at.run()
-    clean(at)
-    folder = runs_dir / "Toy-graph" / "bose-default"
-    deadline = time.monotonic() + 120
-    while not (folder / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    folder = start_small_run(at, "bose default", epochs=2, folder=runs_dir / "Toy-graph" / "bose-default")
     model = json.loads((folder / "config.json").read_text())["model"]
     assert model["model"] == "bose" and model["debias"] == ["gender"]
     assert model["options"]["gamma"] == FISHER2020.options["bose"]["gamma"] and model["options"]["d_steps"] == 2
@@ -151,17 +158,7 @@ def test_train_page_whitelist_is_resolved_by_kgcore(runs_dir):
     assert [e.value for e in at.error] == ["Choose at least one attribute to remove for a debiased model."]
 
     at.multiselect(key="train_debias").set_value(["gender"])
-    at.slider(key="train_epochs").set_value(1)
-    at.select_slider(key="train_dim").set_value(16)
-    at.slider(key="train_valid").set_value(0)
-    at.text_input(key="train_name").set_value("kl whitelist")
-    at.get("form_submit_button")[0].click()
-    at.run()
-    clean(at)
-    folder = runs_dir / "Demo-world-synthetic" / "kl-whitelist"
-    deadline = time.monotonic() + 180
-    while not (folder / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    folder = start_small_run(at, "kl whitelist", epochs=1, folder=runs_dir / "Demo-world-synthetic" / "kl-whitelist")
     graph = DataSource(dataset="demo").load()
     expected = [[graph.relations[r], "*" if t < 0 else graph.entities[t], a]
                 for r, t, a in resolve_whitelist([list(pair) for pair in DEFAULT_WHITELIST], graph)]
