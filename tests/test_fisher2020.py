@@ -9,6 +9,7 @@ import torch
 
 from kgcore.analysis.measure import measure_bias
 from kgcore.cli import main
+from kgcore.models.kl import kl_divergence
 from kgcore.runs import load_run
 from kgcore.training.evaluate import evaluate
 from kgcore.training.loop import TrainConfig, seed_everything, train
@@ -61,6 +62,30 @@ def test_kl_term_moves_only_the_people(toy_graph, interaction):
     people = set(model.batch_people(batch).tolist())
     assert moved.numel() and set(moved.tolist()) <= people
     assert not set(moved.tolist()) & set(model.values_0.tolist())
+
+
+@pytest.mark.parametrize("interaction", ["transe-dot", "transe-l1"])
+def test_kl_term_may_also_move_the_attribute_relations(toy_graph, interaction):
+    """With ``kl_moves`` "people+relations" the KL term's gradient reaches the people and the gender relation
+    (equal to autograd through the interaction's own scores), never the values; training takes the autograd
+    path, not the fused kernel that leaves relations to the ranking loss."""
+    model = untrained_model(toy_graph, "kl", interaction=interaction, debias=["gender"],
+                            options={"kl_moves": "people+relations"})
+    assert not model.supports_fused_step()
+    model.train()
+    batch = toy_graph.splits["train"][:64]
+    model.extra_loss(batch)["kl_gender"].backward()
+    rows, grad = model.relation.take_gradient()
+    relation_id = model.attributes[0].relation_id
+    assert rows.tolist() == [relation_id] and float(grad.abs().sum()) > 0
+    entity_rows, _ = model.entity.take_gradient()
+    assert not set(entity_rows.tolist()) & set(model.values_0.tolist())
+    # The same gradient from the interaction's scores through autograd.
+    people = model.batch_people(batch)
+    relation = model.relation.weight[relation_id:relation_id + 1].clone().requires_grad_(True)
+    scores = model.interaction.score_tails(model.entity.weight[people], relation, model.entity.weight[model.values_0])
+    kl_divergence(scores, model.log_target_0, predicted_first=False).mean().backward()
+    torch.testing.assert_close(grad[0], relation.grad[0], rtol=1e-4, atol=1e-6)
 
 
 def test_fused_kl_step_leaves_values_and_relations_to_the_ranking_loss(toy_graph):

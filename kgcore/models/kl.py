@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 KL_TARGETS = ("uniform", "marginal")
 KL_DIRECTIONS = ("predicted||target", "target||predicted")
+KL_MOVES = ("people", "people+relations")
 
 
 def _read_whitelist(path: str) -> list[list[str]]:
@@ -66,6 +67,10 @@ class KLOptions:
     kl_direction: str = option("target||predicted", "which way round the divergence is taken: the paper's "
                                "KL(target || predicted), or KL(predicted || target)", label="KL direction",
                                choices=KL_DIRECTIONS)
+    kl_moves: str = option("people", "what the KL term's gradient moves: the people's vectors only, as the paper "
+                           "(relation and value vectors frozen for it), or also the attribute relations' (the values "
+                           "stay frozen), so the relation cannot build up a preference for one value that every "
+                           "person must then be pulled back from", label="KL moves", choices=KL_MOVES)
     kl_top_values: int = option(30, "the attribute's most common values the predicted distribution is over (the "
                                 "paper's M)", label="Values per attribute (M)", widget="slider", low=2, high=100,
                                 step=1)
@@ -83,6 +88,7 @@ class KLOptions:
             raise SpecError(f"KL weights must be non-negative (got {self.kl_weight}).")
         check_choice("kl_target", self.kl_target, KL_TARGETS)
         check_choice("kl_direction", self.kl_direction, KL_DIRECTIONS)
+        check_choice("kl_moves", self.kl_moves, KL_MOVES)
         if self.kl_top_values < 2:
             raise SpecError(f"kl_top_values must be at least 2 (got {self.kl_top_values}).")
 
@@ -144,14 +150,15 @@ class KLDebiased(AttributeVectors, KGEModel):
     # ------------------------------------------------------------------ eq. (1) and (2)
     def attribute_scores(self, people: torch.Tensor, k: int, frozen: bool = False) -> torch.Tensor:
         """S(j, r_a, v) of each person's own vector (no attribute vectors) for people j [P] and the top values v
-        of attribute k: [P, V] (eq. 1's logits). ``frozen``: the values' and relation's vectors carry no
-        gradient (the paper's KL term moves the people's embeddings only)."""
+        of attribute k: [P, V] (eq. 1's logits). ``frozen``: what the KL term may not move carries no gradient
+        (the values' vectors, and the relation's unless ``kl_moves`` includes the relations)."""
         attribute = self.attributes[k]
         person = self.entity_vectors(people)
         values = self.entity_vectors(getattr(self, f"values_{k}"))
         relation = self.relation_vector(attribute.relation_id, people.device)
         if frozen:
-            values, relation = values.detach(), relation.detach()
+            values = values.detach()
+            relation = relation if self.options.kl_moves == "people+relations" else relation.detach()
         if attribute.reversed:  # S(v, r_a, j): the values are candidate heads of (r_a, person)
             return self.interaction.score_heads(relation, person, values)
         return self.interaction.score_tails(person, relation, values)
@@ -161,7 +168,8 @@ class KLDebiased(AttributeVectors, KGEModel):
         return torch.softmax(self.attribute_scores(people, k), dim=1)
 
     def kl_to_target(self, people: torch.Tensor, k: int) -> torch.Tensor:
-        """Per-person KL divergence of eq. (2) for attribute k: [P]; its gradient reaches the people only."""
+        """Per-person KL divergence of eq. (2) for attribute k: [P]; its gradient reaches the people only (and the
+        attribute's relation with ``kl_moves`` "people+relations")."""
         return kl_divergence(self.attribute_scores(people, k, frozen=True), getattr(self, f"log_target_{k}"),
                              self.direction == "predicted||target")
 
@@ -178,7 +186,8 @@ class KLDebiased(AttributeVectors, KGEModel):
 
     def extra_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eq. (2)'s KL terms for the batch's people, whose gradient reaches only the people's embeddings (the
-        values' and relations' vectors are frozen for it, as in the paper; the ranking loss trains them). With
+        values' and relations' vectors are frozen for it, as in the paper; the ranking loss trains them; with
+        ``kl_moves`` "people+relations" the attribute relations' too). With
         TransE L1 on a CPU, one lookup each of the people, every attribute's values and their relations feeds
         ``kl_kernel.kl_loss_l1``; otherwise the interaction's own scores (``kl_to_target``) go through autograd."""
         terms: dict[str, torch.Tensor] = self.twin_loss(batch) if self.training else {}
@@ -188,7 +197,9 @@ class KLDebiased(AttributeVectors, KGEModel):
         # One lookup each of the people, every attribute's values and their relations for all attributes.
         person_vectors = self.entity_vectors(people)
         with torch.no_grad():  # frozen for this term, as in the paper
-            value_vectors, relations = self.entity_vectors(self.all_values), self.relation(self.attribute_relations)
+            value_vectors = self.entity_vectors(self.all_values)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.options.kl_moves == "people+relations"):
+            relations = self.relation(self.attribute_relations)
         l1_kernel = self._l1_kernel_applies(people)
         start = 0
         for k, (attribute, weight) in enumerate(zip(self.attributes, self.weights)):
@@ -208,8 +219,9 @@ class KLDebiased(AttributeVectors, KGEModel):
         return terms
 
     def supports_fused_step(self) -> bool:
-        """The pure KL model (no attribute vectors: nothing depends on the tail, no dense parameters)."""
-        return not self.whitelist
+        """The pure KL model (no attribute vectors: nothing depends on the tail, no dense parameters) whose KL
+        term moves only the people (the kernel leaves the relations to the ranking loss)."""
+        return not self.whitelist and self.options.kl_moves == "people"
 
     def _fused_kl_constants(self) -> "_FusedTables | None":
         """The kernel's view of the tables and of every attribute with a positive weight (None where the
@@ -285,6 +297,7 @@ class KLDebiased(AttributeVectors, KGEModel):
             "kl_weights": {a.name: w for a, w in zip(self.attributes, self.weights)},
             "kl_target": self.options.kl_target,
             "kl_direction": self.direction,
+            "kl_moves": self.options.kl_moves,
             "whitelist": self.whitelist_names,
             "whitelist_ids": [list(pair) for pair in self.whitelist],
         }
