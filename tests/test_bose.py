@@ -24,7 +24,7 @@ from kgcore.training.loop import TrainConfig
 
 from .factories import fit, untrained_model
 from .synthetic import SPEC
-from .test_debias import two_attribute_graph
+from .debias_worlds import two_attribute_graph
 
 
 def _randomise_norm(norm: nn.BatchNorm1d, seed: int = 0) -> None:
