@@ -12,37 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-SPLITS = ("train", "valid", "test")
-
-
-def pbg_config_dict(work: Path, checkpoint: Path, epochs: int, workers: int, dim: int,
-                    hogwild_delay: float) -> dict:
-    data = work / "data"
-    return dict(
-        entity_path=str(data),
-        edge_paths=[str(data / f"{split}_partitioned") for split in SPLITS],
-        checkpoint_path=str(checkpoint),
-        entities={"all": {"num_partitions": 1}},
-        relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": "translation"}],
-        dynamic_relations=True,
-        dimension=dim,
-        global_emb=False,
-        comparator="dot",
-        bias=False,
-        loss_fn="softmax",
-        num_uniform_negs=1000,
-        num_batch_negs=0,
-        batch_size=1000,
-        lr=0.1,
-        num_epochs=epochs,
-        eval_fraction=0.0,
-        workers=workers,
-        num_machines=1,
-        hogwild_delay=hogwild_delay,
-        verbose=0,
-    )
-
-
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="pbg_timed_worker.py")
     parser.add_argument("--work", type=Path, required=True)
@@ -71,14 +40,15 @@ def run(argv: list[str]) -> int:
     from torchbiggraph.util import SubprocessInitializer, set_logging_verbosity, setup_logging
 
     setup_logging()
-    config = ConfigSchema.from_dict(pbg_config_dict(args.work, args.checkpoint, args.epochs, args.workers,
-                                                    args.dim, args.hogwild_delay))
+    config = ConfigSchema.from_dict(pbg_worker.single_partition_config(
+        args.work, args.checkpoint, "translation", args.dim, bias=False, num_uniform_negs=1000, batch_size=1000,
+        lr=0.1, num_epochs=args.epochs, workers=args.workers, num_machines=1, hogwild_delay=args.hogwild_delay))
     set_logging_verbosity(config.verbose)
     subprocess_init = SubprocessInitializer()
     subprocess_init.register(setup_logging, config.verbose)
 
     started = time.perf_counter()
-    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in SPLITS])
+    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in pbg_worker.SPLITS])
     convert_seconds = time.perf_counter() - started
 
     class EpochStarts(logging.Handler):

@@ -12,33 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-SPLITS = ("train", "valid", "test")
-
-
-def config_dict(work: Path, operator: str, dim: int, epochs: int, dynamic: bool) -> dict:
-    data = work / "data"
-    return dict(
-        entity_path=str(data),
-        edge_paths=[str(data / f"{split}_partitioned") for split in SPLITS],
-        checkpoint_path=str(work / "checkpoint"),
-        entities={"all": {"num_partitions": 1}},
-        relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": operator}],
-        dynamic_relations=dynamic,
-        dimension=dim,
-        global_emb=False,
-        comparator="dot",
-        loss_fn="softmax",
-        num_uniform_negs=50,
-        num_batch_negs=0,
-        batch_size=100,
-        lr=0.1,
-        num_epochs=epochs,
-        eval_fraction=0.0,
-        workers=1,
-        verbose=0,
-    )
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="pbg_roundtrip_worker.py")
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -64,8 +37,10 @@ def main(argv: list[str]) -> int:
 
     pbg_worker.seed_everything(args.seed)
     setup_logging()
-    config = ConfigSchema.from_dict(config_dict(args.work, args.operator, args.dim, args.epochs, True))
-    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in SPLITS])
+    config = ConfigSchema.from_dict(pbg_worker.single_partition_config(
+        args.work, args.work / "checkpoint", args.operator, args.dim, num_uniform_negs=50, batch_size=100, lr=0.1,
+        num_epochs=args.epochs, workers=1))
+    pbg_worker.convert(config, [args.data_dir / f"{split}.txt" for split in pbg_worker.SPLITS])
     pbg_worker.train_on_train_split(config)
 
     # Score the test triples with PBG's own model, against every entity (its evaluation's setting).

@@ -7,7 +7,8 @@ edges; the checkpoint lands in the config's ``checkpoint_path``.
     PBG_PYTHON kgcore/engines/pbg_worker.py CONFIG.py TRAIN.tsv VALID.tsv TEST.tsv --seed 0
 
 The test and benchmark drivers of PBG (``tests/pbg_roundtrip_worker.py``, ``bench/pbg_timed_worker.py``) import this
-file by its path for the same steps (``seed_everything``, ``convert``, ``train_on_train_split``).
+file by its path for the same steps (``single_partition_config``, ``seed_everything``, ``convert``,
+``train_on_train_split``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,22 @@ import warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # PBG 1.0 imports it
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def single_partition_config(work: Path, checkpoint: Path, operator: str, dim: int, **settings) -> dict:
+    """A PBG config dict for one graph in one partition, converted under ``work/data`` from the train, valid
+    and test TSV files (``convert``), one operator for every relation (dynamic relations), dot-product
+    comparator and softmax loss over uniform negatives; ``settings`` set or replace the rest (epochs, batch
+    size, negatives, workers...)."""
+    data = work / "data"
+    return dict(entity_path=str(data), edge_paths=[str(data / f"{split}_partitioned") for split in SPLITS],
+                checkpoint_path=str(checkpoint), entities={"all": {"num_partitions": 1}},
+                relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": operator}],
+                dynamic_relations=True, dimension=dim, global_emb=False, comparator="dot", loss_fn="softmax",
+                num_batch_negs=0, eval_fraction=0.0, verbose=0, **settings)
 
 
 def seed_everything(seed: int) -> None:
