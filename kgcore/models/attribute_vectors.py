@@ -154,11 +154,8 @@ class AttributeVectors:
             return None
         applies = (self.relation_star.index_select(0, relations) if tails is None
                    else self.whitelisted_attributes(relations, tails))
-        rows = (applies.any(1) & (self.person_row[heads] >= 0)).nonzero(as_tuple=True)[0]
-        if rows.numel() == 0:
-            return None
-        offsets = self.person_offsets(heads.index_select(0, rows), applies.index_select(0, rows))
-        return offsets.new_zeros((heads.shape[0], offsets.shape[1])).index_copy(0, rows, offsets)
+        offsets = self._head_offsets(heads, [applies])
+        return None if offsets is None else offsets[0]
 
     def head_adjustments(self, h: torch.Tensor, r: torch.Tensor,
                          t: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -166,15 +163,21 @@ class AttributeVectors:
         offsets (those of r apply to both)."""
         if not self.whitelist:
             return None, None
-        applies = self.whitelisted_attributes(r, t)  # includes the attributes whitelisted for r itself
-        rows = (applies.any(1) & (self.person_row.index_select(0, h) >= 0)).nonzero(as_tuple=True)[0]
+        # The attributes whitelisted for (r, t) include those whitelisted for r itself.
+        offsets = self._head_offsets(h, [self.relation_star.index_select(0, r), self.whitelisted_attributes(r, t)])
+        return (None, None) if offsets is None else (offsets[0], offsets[1])
+
+    def _head_offsets(self, heads: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor | None:
+        """For each mask [B, A] of attributes, each head's offset from those of its attributes: [len(masks), B,
+        D], zero for non-people; None when no head is a person with any attribute in any mask."""
+        rows = (torch.stack(masks).any(0).any(1) & (self.person_row.index_select(0, heads) >= 0)
+                ).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
-            return None, None
-        per_attribute = self.attribute_offsets(h.index_select(0, rows))  # [n, A, D]
-        both = torch.stack([self.relation_star.index_select(0, r.index_select(0, rows)), applies.index_select(0, rows)])
-        offsets = (per_attribute.unsqueeze(0) * both.unsqueeze(3).to(per_attribute.dtype)).sum(2)  # [2, n, D]
-        spread = offsets.new_zeros((2, h.shape[0], offsets.shape[2])).index_copy(1, rows, offsets)
-        return spread[0], spread[1]
+            return None
+        per_attribute = self.attribute_offsets(heads.index_select(0, rows))  # [n, A, D]
+        chosen = torch.stack([mask.index_select(0, rows) for mask in masks])  # [M, n, A]
+        offsets = (per_attribute.unsqueeze(0) * chosen.unsqueeze(3).to(per_attribute.dtype)).sum(2)  # [M, n, D]
+        return offsets.new_zeros((len(masks), heads.shape[0], offsets.shape[2])).index_copy(1, rows, offsets)
 
     def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
                            candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
