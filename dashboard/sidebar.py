@@ -131,3 +131,25 @@ def require_runs(ctx: Context) -> list[RunInfo]:
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
     raise AssertionError("unreachable")
+
+
+def require_measurable(ctx: Context, synthetic_note: str = "Synthetic demo world.") -> tuple[list[RunInfo], object, list[str]]:
+    """What every page that measures bias starts with: the synthetic-world note, the selected runs
+    (``require_runs``), the graph and its sensitive attributes; stops the page, saying why, when the graph's
+    spec names no sensitive attribute or no target relation."""
+    if ctx.dataset.synthetic:
+        st.caption(f":material/science: {synthetic_note}")
+    runs = require_runs(ctx)
+    graph = ctx.graph()
+    attributes = list(graph.spec.attribute_names)
+    if not attributes or not graph.spec.target:
+        st.error("This graph's spec needs a sensitive attribute and a target relation (profession) to measure "
+                 "bias. Upload it again on the Train page and name them.")
+        st.stop()
+    return runs, graph, attributes
+
+
+def attribute_box(container, attributes: list[str], key: str, label: str = "Attribute") -> str:
+    """A select box of the graph's sensitive attributes, gender first where the graph records it."""
+    return container.selectbox(label, attributes, index=attributes.index("gender") if "gender" in attributes else 0,
+                               key=key)

@@ -19,8 +19,10 @@ from kgcore.analysis.whatif import person_facts, what_if
 from kgcore.data.datasets import DataSource
 from kgcore.runs import load_run
 
-from .apptest_support import APP, TIMEOUT, clean, goto, metric, selected_run
-from .synthetic import GENDER
+from kgcore.data.userdata import make_spec, save_dataset
+
+from .apptest_support import APP, TIMEOUT, clean, goto, metric, selected_run, train_run
+from .synthetic import GENDER, PROFESSION, people_triples
 
 
 # ---------------------------------------------------------------------------------------------- built-in default
@@ -220,6 +222,28 @@ def test_every_page_on_a_generated_graph(toy_world, monkeypatch):
 
     at = goto(at, "train")
     clean(at)
+
+
+def test_bias_pages_say_what_a_graph_without_sensitive_attributes_lacks(tmp_path, monkeypatch):
+    """An uploaded graph whose spec names a profession relation but no sensitive attribute: each page that
+    measures bias stops with one message naming what is missing, and Overview and Train still work."""
+    runs = tmp_path / "runs"
+    source = save_dataset(runs / "datasets" / "plain", people_triples(120, seed=5), make_spec("plain", PROFESSION, {}),
+                          label="Graph without attributes")
+    train_run(runs / "plain" / "transe", "transe", source.load(), source)
+    monkeypatch.setenv("KGCORE_RUNS", str(runs))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.sidebar.selectbox(key="dataset").set_value("dir:" + str(Path(source.data_dir).resolve())).run()
+    assert not at.exception, [e.message for e in at.exception]
+    for page in ("professions", "shift", "compare", "ask"):
+        at = goto(at, page)
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert [e.value for e in at.error] == [
+            "This graph's spec needs a sensitive attribute and a target relation (profession) to measure bias. "
+            "Upload it again on the Train page and name them."], page
+    for page in ("overview", "train"):
+        at = goto(at, page)
+        assert not at.exception and not at.error, page
 
 
 # ---------------------------------------------------------------------------------------------- uploads and training

@@ -14,20 +14,12 @@ st.markdown("*What should I be when I grow up?* Take one person, change only the
             "value), and see which jobs each model suggests for both versions.")
 st.caption("Each model places both versions from their facts in the same way and lists the professions it finds "
            "most plausible, so what changes is due to the flipped fact alone.")
-if ctx.dataset.synthetic:
-    st.caption(":material/science: Synthetic demo world: invented people.")
-runs = sidebar.require_runs(ctx)
-graph = ctx.graph()
-attributes = list(graph.spec.attribute_names)
-if not attributes or not graph.spec.target:
-    st.error("This graph's spec needs a sensitive attribute and a target relation (profession).")
-    st.stop()
+runs, graph, attributes = sidebar.require_measurable(ctx, "Synthetic demo world: invented people.")
 
 from kgcore.analysis.whatif import PERSON, attribute_values, person_facts  # noqa: E402
 
 top_row = st.columns([1, 2])
-attribute = top_row[0].selectbox("Attribute to flip", attributes,
-                                 index=attributes.index("gender") if "gender" in attributes else 0, key="ask_attr")
+attribute = sidebar.attribute_box(top_row[0], attributes, key="ask_attr", label="Attribute to flip")
 values = [label for _, label in attribute_values(graph, attribute)]
 mode = top_row[1].radio("Person", ["Pick a person from the graph", "Build a person"], horizontal=True,
                         key="ask_mode")

@@ -18,16 +18,8 @@ st.title("Compare models")
 st.markdown("The trained models side by side: how well each one fills in missing facts, how strongly it links "
             "jobs with gender (or another recorded value), and whether that value can still be read from what it "
             "learnt about each person. Hover a column name for the technical name and definition.")
-if ctx.dataset.synthetic:
-    st.caption(":material/science: Synthetic demo world.")
-runs = sidebar.require_runs(ctx)
-graph = ctx.graph()
-attributes = list(graph.spec.attribute_names)
-if not attributes or not graph.spec.target:
-    st.error("This graph's spec needs a sensitive attribute and a target relation (profession).")
-    st.stop()
-attribute = st.selectbox("Attribute", attributes, index=attributes.index("gender") if "gender" in attributes else 0,
-                         key="compare_attr")
+runs, graph, attributes = sidebar.require_measurable(ctx)
+attribute = sidebar.attribute_box(st, attributes, key="compare_attr")
 if len(runs) == 1:
     st.info("Only one run is selected; select more in the sidebar to compare. Train the debiased models on the "
             "Train page if they are missing.")

@@ -14,22 +14,13 @@ st.title("Professions")
 st.markdown("Which jobs does the model link with women, and which with men (or with another recorded value)? "
             "Each list shows how strongly the model makes the link, beside how many people in this graph "
             "actually hold the job.")
-if ctx.dataset.synthetic:
-    st.caption(":material/science: Synthetic demo world.")
-runs = sidebar.require_runs(ctx)
-graph = ctx.graph()
-attributes = list(graph.spec.attribute_names)
-if not attributes or not graph.spec.target:
-    st.error("This graph's spec needs a sensitive attribute and a target relation (profession) to measure "
-             "bias. Upload it again on the Train page and name them.")
-    st.stop()
+runs, graph, attributes = sidebar.require_measurable(ctx)
 
 controls = st.columns([2, 1.2, 1.2, 1.2])
 run_paths = [r.path for r in runs]
 labels = {r.path: r.label for r in runs}
 run = runs[run_paths.index(controls[0].selectbox("Model", run_paths, format_func=labels.get, key="prof_run"))]
-attribute = controls[1].selectbox("Attribute", attributes,
-                                  index=attributes.index("gender") if "gender" in attributes else 0, key="prof_attr")
+attribute = sidebar.attribute_box(controls[1], attributes, key="prof_attr")
 max_people = int(graph.target_table.counts().max()) if graph.target_table.num_values else 1
 min_support = controls[2].number_input("Minimum people per profession", min_value=1,
                                        max_value=max(1, max_people), value=min(10, max(1, max_people)), step=1,

@@ -17,20 +17,14 @@ INTRO = ("Watch what the model suggests as jobs for one person while we slowly m
          "them from one gender (or other recorded value) to another — press **▶ Play**.")
 intro = st.empty()
 intro.markdown(INTRO)
-runs = sidebar.require_runs(ctx)
-graph = ctx.graph()
-attributes = list(graph.spec.attribute_names)
-if not attributes or not graph.spec.target:
-    st.error("This graph's spec needs a sensitive attribute and a target relation (profession).")
-    st.stop()
+runs, graph, attributes = sidebar.require_measurable(ctx)
 
 people = results.people_index(ctx.dataset.data_json)
 row = st.columns([1.3, 1, 2, 1])
 run_paths = [r.path for r in runs]
 labels = {r.path: r.label for r in runs}
 run = runs[run_paths.index(row[0].selectbox("Model", run_paths, format_func=labels.get, key="shift_run"))]
-attribute = row[1].selectbox("Attribute", attributes,
-                             index=attributes.index("gender") if "gender" in attributes else 0, key="shift_attr")
+attribute = sidebar.attribute_box(row[1], attributes, key="shift_attr")
 
 with guard("the person picker"):
     table = graph.attribute_table(attribute)
