@@ -18,20 +18,21 @@ DEMO_RUNS = sorted(p for p in (ROOT / "assets" / "demo").glob("*") if (p / PRECO
 CHEAP = ("aggregate_bias", "prediction_leakage", "score_difference")
 
 
-def same(stored, fresh, where: str = "") -> None:
-    """Equal up to float rounding (0.1%: far below any change of method), ignoring wall-clock times."""
+def same(stored, fresh, where: str = "", abs_tol: float = 1e-12) -> None:
+    """Equal up to float rounding (0.1%: far below any change of method; or ``abs_tol``), ignoring wall-clock
+    times."""
     if isinstance(fresh, dict):
         assert isinstance(stored, dict), where
         keys = set(fresh) - set(VOLATILE_KEYS)
         assert keys == set(stored) - set(VOLATILE_KEYS), where
         for key in keys:
-            same(stored[key], fresh[key], f"{where}.{key}")
+            same(stored[key], fresh[key], f"{where}.{key}", abs_tol)
     elif isinstance(fresh, list):
         assert isinstance(stored, list) and len(stored) == len(fresh), where
         for i, (a, b) in enumerate(zip(stored, fresh)):
-            same(a, b, f"{where}[{i}]")
+            same(a, b, f"{where}[{i}]", abs_tol)
     elif isinstance(fresh, float) and not isinstance(stored, bool):
-        assert stored is not None and (math.isclose(stored, fresh, rel_tol=1e-3, abs_tol=1e-12)), (where, stored, fresh)
+        assert stored is not None and (math.isclose(stored, fresh, rel_tol=1e-3, abs_tol=abs_tol)), (where, stored, fresh)
     else:
         assert stored == fresh, (where, stored, fresh)
 
@@ -77,7 +78,9 @@ def test_shipped_gender_numbers_equal_a_fresh_computation(demo_runs):
         entry = precomputed_entry(ROOT / "assets" / "demo" / name, "gender")
         for measure in ("leakage_probe", "attribute_classifier"):
             fresh = json_ready(compute_measure(measure, run.model, run.graph, "gender"))
-            same(entry["measures"][measure], fresh, f"{name}/gender/{measure}")
+            # Classifiers retrained on another CPU's rounding of the same vectors may each place a person or
+            # two of a fold (about 540 people) otherwise: 0.01 is a few people, far below a change of method.
+            same(entry["measures"][measure], fresh, f"{name}/gender/{measure}", abs_tol=0.01)
         assert entry["shift_person"] == most_swapped_person(run.model, run.graph, "gender"), name
     same(entry["facts_probe"], json_ready(facts_probe(run.graph, attribute="gender")), "facts_probe")
 
