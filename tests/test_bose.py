@@ -48,8 +48,15 @@ def test_filter_is_their_network(training):
     theirs.load_state_dict({"0.weight": ours.w1.weight, "0.bias": ours.w1.bias, "2.weight": ours.w2.weight,
                             "2.bias": ours.w2.bias, **{f"4.{k}": v for k, v in ours.norm.state_dict().items()}})
     ours.train(training), theirs.train(training)
-    x = torch.randn(30, 8)
-    torch.testing.assert_close(ours(x), theirs(x))
+    x = torch.randn(30, 8, requires_grad=True)
+    out_ours, out_theirs = ours(x), theirs(x)
+    torch.testing.assert_close(out_ours, out_theirs)
+    # The same gradients, for the input (a person's vector moved by the bias measure) and every parameter.
+    upstream = torch.randn(30, 8)
+    grads_ours = torch.autograd.grad(out_ours, [x, *ours.parameters()], upstream)
+    grads_theirs = torch.autograd.grad(out_theirs, [x, *theirs.parameters()], upstream)
+    for got, expected in zip(grads_ours, grads_theirs):
+        torch.testing.assert_close(got, expected)
     for name, buffer in ours.norm.named_buffers():
         torch.testing.assert_close(buffer, theirs[4].get_buffer(name), msg=name)
     assert int(ours.norm.num_batches_tracked) == int(training)

@@ -111,3 +111,27 @@ def test_fit_person_equals_torch_optim_adam_with_cosine_decay(toy_model):
             with torch.no_grad():
                 emb.copy_(unit_norm(emb[None])[0])
     assert torch.equal(ours, emb.detach())
+
+
+@pytest.mark.parametrize("name", ["bose", "kl"])
+def test_fitting_scores_each_fact_as_the_model_does(toy_model, name):
+    """fit_person represents the person once per step for all their facts and looks the rest up once; its scores
+    (and, up to rounding, gradients) must be the model's own (``score_head_embeddings`` / ``score_tail_embeddings``) for models whose
+    ``represent`` is not the identity (Bose & Hamilton's filters) or that add attribute vectors (KL)."""
+    import torch
+
+    from kgcore.analysis.whatif import _FactScorer, fact_scores
+
+    _, graph = toy_model
+    model = trained_model(graph, name, dim=16, epochs=3, debias=["gender"])
+    model.eval()
+    facts = person_facts(graph, "person7")
+    assert any(h == PERSON for h, _, _ in facts) and any(t == PERSON for _, _, t in facts)
+    emb = torch.randn(16, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    expected = fact_scores(model, graph, emb, facts)
+    got = _FactScorer(model, graph, facts, emb.device)(emb)
+    assert torch.equal(got, expected)
+    (grad_expected,) = torch.autograd.grad(expected.sum(), [emb])
+    (grad_got,) = torch.autograd.grad(got.sum(), [emb])
+    # One pass through the filters sums the facts' gradients in another order: equal up to rounding.
+    torch.testing.assert_close(grad_got, grad_expected, rtol=1e-5, atol=1e-6)

@@ -27,7 +27,9 @@ class AttributeFilter(nn.Module):
     While training, the batch norm normalises over the people filtered together (batch statistics) and
     updates its running statistics; at evaluation it uses the running statistics, so a person's filtered
     vector does not depend on who else is filtered. A single person filtered while training also uses the
-    running statistics (torch's module refuses a batch of one); ``kgcore.models.mlp`` follows the same rule."""
+    running statistics (torch's module refuses a batch of one); ``kgcore.models.mlp`` follows the same rule.
+    At evaluation the norm is written as the affine map it then is: torch's CPU batch-norm backward costs
+    milliseconds even for one row, and fitting a person (``kgcore.analysis.whatif``) takes a hundred of them."""
 
     def __init__(self, dim: int, norm: bool = True) -> None:
         super().__init__()
@@ -40,7 +42,10 @@ class AttributeFilter(nn.Module):
         norm = self.norm
         if norm is None:
             return out
-        if self.training and out.shape[0] < 2:  # one person: the running statistics, as said above
+        if not self.training:  # the running statistics make it an affine map, computed as one
+            scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+            return torch.addcmul(norm.bias - norm.running_mean * scale, out, scale)
+        if out.shape[0] < 2:  # one person while training: the running statistics, as said above
             return F.batch_norm(out, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0,
                                 norm.eps)
         return norm(out)
