@@ -107,7 +107,7 @@ def canonical_data(data: dict[str, Any]) -> dict[str, Any]:
     data["options"] = dict(data.get("options") or {})
     data["unseen"] = data.get("unseen") or "error"
     if data["dataset"] == "demo" and data["options"]:
-        from kgcore.demo import DemoWorldConfig  # only when options are given: it imports torch
+        from kgcore.demo import DemoWorldConfig  # torch-free (the world's generator loads on first use)
 
         defaults = DemoWorldConfig().to_dict()
         data["options"] = {k: v for k, v in {**defaults, **data["options"]}.items() if defaults.get(k) != v}
@@ -165,8 +165,7 @@ def _record_layout() -> str:
 
 @st.cache_data(show_spinner=False, max_entries=512, persist="disk")
 def _read_run(path: str, mtime: float, origin: str, layout: str) -> tuple[RunInfo | None, str | None]:
-    """RunInfo of one folder from its config.json, or a problem message (kept on disk: reading a demo
-    run's data options imports kgcore.demo, and with it torch)."""
+    """RunInfo of one folder from its config.json, or a problem message (kept on disk between starts)."""
     from kgcore.run_folder import manifest_problem  # torch-free
 
     problem = manifest_problem(Path(path))

@@ -1,10 +1,8 @@
 """Display helpers shared by the pages: readable units for tiny scores, a telling first person for the
-pickers, and the demo world's notice and sources (read from kgcore.demo and kept on disk)."""
+pickers, and the demo world's notice and sources (from kgcore.demo, whose settings and texts import no torch)."""
 from __future__ import annotations
 
 import streamlit as st
-
-from loaders import code_fingerprint
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -43,27 +41,17 @@ def example_person(recorded, graph, attribute: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- the demo world
-@st.cache_data(show_spinner=False, persist="disk")
-def _synthetic_text(fingerprint: str) -> str:
-    from kgcore.demo import SYNTHETIC_NOTICE
-
-    return SYNTHETIC_NOTICE
-
-
-@st.cache_data(show_spinner=False, persist="disk")
-def _skew_rows(fingerprint: str) -> list[dict]:
-    from kgcore.demo import skew_table
-
-    return skew_table()
-
-
 def demo_skews():
-    """kgcore.demo's table of profession skews and their sources (kept on disk like the notice)."""
+    """kgcore.demo's table of profession skews and their sources."""
     import pandas as pd
 
-    return pd.DataFrame(_skew_rows(code_fingerprint("kgcore.demo")))
+    from kgcore.demo import skew_table  # torch-free: the demo world's generator loads only when used
+
+    return pd.DataFrame(skew_table())
 
 
 def synthetic_notice() -> None:
-    """kgcore.demo's notice (read once and kept on disk: importing kgcore.demo imports torch)."""
-    st.info(f"**Synthetic data.** {_synthetic_text(code_fingerprint('kgcore.demo'))}", icon=":material/science:")
+    """The demo world's notice, at the top of the pages that show it."""
+    from kgcore.demo import SYNTHETIC_NOTICE
+
+    st.info(f"**Synthetic data.** {SYNTHETIC_NOTICE}", icon=":material/science:")

@@ -29,3 +29,15 @@ def test_every_module_imports_first():
 def test_sidebar_places_import_without_torch():
     code = "import sys, kgcore.data.locations, kgcore.errors; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_demo_worlds_settings_and_notice_import_without_torch():
+    """The Overview's first page reads these; the generator (which builds a KnowledgeGraph) loads on first use."""
+    code = ("import sys\n"
+            "from kgcore.demo import DEFAULT_WHITELIST, SYNTHETIC_NOTICE, DemoWorldConfig, skew_table\n"
+            "skew_table(); DemoWorldConfig().to_dict()\n"
+            "light = 'torch' not in sys.modules\n"
+            "from kgcore.demo import demo_graph\n"
+            "print(light, 'torch' in sys.modules, callable(demo_graph))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "True True True", result.stderr

@@ -11,12 +11,27 @@ to show: each profession's share of women, from published figures.
 - ``world``: the seeded generator (``generate_demo_world``) and the cached ``KnowledgeGraph`` of it.
 - ``export``: the world written to a folder (``write_demo_world``) and ``world_summary``.
 """
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 from .config import DemoWorldConfig, profession_quotas
-from .export import world_summary, write_demo_world
 from .skews import (DEFAULT_WHITELIST, GENDER_RATIO_SOURCES, PROFESSION_SKEWS, PROFESSIONS, ProfessionSkew,
                     expected_female_share, skew_table)
-from .vocabulary import DEMO_SPEC, occupation_id
-from .world import SYNTHETIC_NOTICE, demo_graph, generate_demo_world, load_demo_source
+from .vocabulary import DEMO_SPEC, SYNTHETIC_NOTICE, occupation_id
+
+# The generator and the export build a KnowledgeGraph, and with it import torch: they load on first use, so
+# the settings, the skews and the notice (which the dashboard's first page reads) stay free of it.
+_LAZY = {"generate_demo_world": "world", "demo_graph": "world", "load_demo_source": "world",
+         "world_summary": "export", "write_demo_world": "export"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DemoWorldConfig", "ProfessionSkew", "PROFESSION_SKEWS", "PROFESSIONS", "DEFAULT_WHITELIST", "DEMO_SPEC",

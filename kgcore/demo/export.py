@@ -11,8 +11,8 @@ from ..io import write_text
 from ..data.triples import write_triples
 from ..data.whitelist import builtin_whitelist_text
 from .config import DemoWorldConfig
-from .vocabulary import DEMO_SPEC
-from .world import SYNTHETIC_NOTICE, generate_demo_world
+from .vocabulary import DEMO_SPEC, SYNTHETIC_NOTICE
+from .world import generate_demo_world
 
 
 def write_demo_world(folder: str | Path, config: DemoWorldConfig | None = None) -> Path:
