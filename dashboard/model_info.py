@@ -1,28 +1,18 @@
 """What the dashboard says about each model (label, one-line description, place in lists, colour), read
-from kgcore's model registry (``kgcore.models.registry``): the one source of these facts."""
+from kgcore's model catalogue (``kgcore.models.catalogue``, torch-free): the one source of these facts."""
 from __future__ import annotations
 
 from typing import Iterable
-
-import streamlit as st
 
 INK = "#2e3440"  # for a model the registry does not know (a run from another version)
 
 
 def _entries() -> dict[str, dict[str, str]]:
-    """name -> label, description and colour of every registry entry, in the registry's order."""
-    from loaders import code_fingerprint
+    """name -> label, description and colour of every model, in the registry's order (``kgcore.models.catalogue``,
+    which imports no torch)."""
+    from kgcore.models.catalogue import CATALOGUE
 
-    return _registry_facts(code_fingerprint("kgcore.models"))
-
-
-# Kept on disk, keyed by the registry's code: importing kgcore.models imports torch, which the Overview's first
-# chart (and the sidebar's run list) should not wait for.
-@st.cache_data(show_spinner=False, persist="disk")
-def _registry_facts(fingerprint: str) -> dict[str, dict[str, str]]:
-    from kgcore.models import MODELS
-
-    return {name: {"label": e.label, "description": e.description, "colour": e.colour} for name, e in MODELS.items()}
+    return {name: {"label": f.label, "description": f.description, "colour": f.colour} for name, f in CATALOGUE.items()}
 
 
 def model_label(model: str) -> str:

@@ -41,3 +41,15 @@ def test_the_demo_worlds_settings_and_notice_import_without_torch():
             "print(light, 'torch' in sys.modules, callable(demo_graph))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "True True True", result.stderr
+
+
+def test_the_model_catalogue_imports_without_torch_and_matches_the_registry():
+    code = ("import sys\n"
+            "from kgcore.models.catalogue import CATALOGUE\n"
+            "light = 'torch' not in sys.modules\n"
+            "from kgcore.models import MODELS\n"
+            "same = [(e.name, e.label, e.colour, e.debiasing) for e in MODELS.values()] == "
+            "[(f.name, f.label, f.colour, f.debiasing) for f in CATALOGUE.values()]\n"
+            "print(light, same)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "True True", result.stderr

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .base import KGEModel, ModelConfig
+from .catalogue import CATALOGUE
 from .registry import ModelEntry
 
 if TYPE_CHECKING:
@@ -21,7 +22,4 @@ def build(config: ModelConfig, graph: "KnowledgeGraph", options: BasicOptions) -
     return KGEModel(graph.num_entities, graph.num_relations, config)
 
 
-ENTRY = ModelEntry(
-    name="transe", label="Basic", colour="#4c566a", options=BasicOptions, build=build,
-    description="Learns a vector for every entity and relation so that true facts score high; it learns whatever "
-                "patterns the graph holds, including who holds which profession.")
+ENTRY = ModelEntry(CATALOGUE["transe"], options=BasicOptions, build=build)

@@ -62,6 +62,7 @@ from .adversaries import AttributeDiscriminator, AttributeFilter, adversary_loss
 from .attributes import DebiasedAttribute, debiased_tables, describe, entity_labels
 from .base import KGEModel, ModelConfig
 from .bose_options import BoseOptions
+from .catalogue import CATALOGUE
 from .registry import ModelEntry
 
 if TYPE_CHECKING:
@@ -410,8 +411,5 @@ class BoseHamilton(KGEModel):
         return nn.ModuleList([AttributeFilter(dim, norm=norm) for _ in self.attributes])
 
 
-ENTRY = ModelEntry(
-    name="bose", label="Bose & Hamilton filters", colour="#b48ead", options=BoseOptions, debiasing=True,
-    build=lambda config, graph, options: BoseHamilton(graph, config, options),
-    description="Passes people's vectors through filters trained against adversaries that try to read the "
-                "sensitive attribute from them, so the filters learn to hide it (Bose & Hamilton, ICML 2019).")
+ENTRY = ModelEntry(CATALOGUE["bose"], options=BoseOptions,
+                   build=lambda config, graph, options: BoseHamilton(graph, config, options))

@@ -41,6 +41,7 @@ from . import kl_kernel
 from .attribute_vectors import AttributeVectors
 from .attributes import DebiasedAttribute, debiased_tables, describe, person_rows
 from .base import KGEModel, ModelConfig
+from .catalogue import CATALOGUE
 from .options import check_choice, option, parse_weights, weight_of
 from .registry import ModelEntry
 
@@ -318,9 +319,5 @@ class KLDebiased(AttributeVectors, KGEModel):
         return [] if self.attribute_vectors is None else [self.attribute_vectors]
 
 
-ENTRY = ModelEntry(
-    name="kl", label="KL-debiased", colour="#5e81ac", options=KLOptions, debiasing=True,
-    build=lambda config, graph, options: KLDebiased(graph, config, options),
-    description="Adds a training term that pulls the model's guess of each person's sensitive attribute towards "
-                "even odds, so their vector stops encoding it; facts on a whitelist (nun, soprano) may keep their "
-                "link to the recorded value (Fisher et al., EMNLP 2020).")
+ENTRY = ModelEntry(CATALOGUE["kl"], options=KLOptions,
+                   build=lambda config, graph, options: KLDebiased(graph, config, options))

@@ -1,8 +1,9 @@
-"""The models kgcore trains, one registry line each: a name, how people see it (label, one-line
-description, colour), its typed options and how to build it.
+"""The models kgcore trains, one registry line each: how people see it (``kgcore.models.catalogue``: name,
+label, one-line description, colour), its typed options and how to build it.
 
 The CLI's flags, the dashboard's Train controls, labels and colours are all generated from these entries,
-so adding a model is one file (its class, options dataclass and ``ENTRY``) plus one line below.
+so adding a model is one file (its class, options dataclass and ``ENTRY``), its facts in the catalogue and
+one line below.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import KGError, SpecError
 from .base import KGEModel, ModelConfig
+from .catalogue import ModelFacts
 from .options import OptionSpec, build_options, option_specs
 
 if TYPE_CHECKING:
@@ -19,13 +21,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    name: str
-    label: str
-    description: str  # one plain sentence for people who do not train models
-    colour: str  # never one of the attribute values' colours (the dashboard keeps those apart)
+    facts: ModelFacts  # name, label, description, colour, debiasing (``kgcore.models.catalogue``)
     options: type  # dataclass of the model's own settings (``kgcore.models.options``)
     build: Callable[[ModelConfig, "KnowledgeGraph", Any], KGEModel]  # (config, graph, options) -> model
-    debiasing: bool = False  # removes the sensitive attributes named in ``ModelConfig.debias``
+
+    name = property(lambda self: self.facts.name)
+    label = property(lambda self: self.facts.label)
+    description = property(lambda self: self.facts.description)
+    colour = property(lambda self: self.facts.colour)
+    debiasing = property(lambda self: self.facts.debiasing)
 
     def option_specs(self) -> list[OptionSpec]:
         return option_specs(self.options)

@@ -1,0 +1,35 @@
+"""What people see of each model kgcore trains: its name, label, one plain sentence, colour, and whether it
+removes sensitive attributes, in the order lists show them (the Basic model first, then the debiasing methods).
+
+Torch-free, so that what only names or colours a model (the dashboard's run list and first page) does not wait
+for torch; ``kgcore.models.registry`` joins each entry to the model's options and builder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    name: str
+    label: str
+    description: str  # one plain sentence for people who do not train models
+    colour: str  # never one of the attribute values' colours (the dashboard keeps those apart)
+    debiasing: bool = False  # removes the sensitive attributes named in ``ModelConfig.debias``
+
+
+CATALOGUE: dict[str, ModelFacts] = {facts.name: facts for facts in (
+    ModelFacts(
+        name="transe", label="Basic", colour="#4c566a",
+        description="Learns a vector for every entity and relation so that true facts score high; it learns "
+                    "whatever patterns the graph holds, including who holds which profession."),
+    ModelFacts(
+        name="kl", label="KL-debiased", colour="#5e81ac", debiasing=True,
+        description="Adds a training term that pulls the model's guess of each person's sensitive attribute "
+                    "towards even odds, so their vector stops encoding it; facts on a whitelist (nun, soprano) may "
+                    "keep their link to the recorded value (Fisher et al., EMNLP 2020)."),
+    ModelFacts(
+        name="bose", label="Bose & Hamilton filters", colour="#b48ead", debiasing=True,
+        description="Passes people's vectors through filters trained against adversaries that try to read the "
+                    "sensitive attribute from them, so the filters learn to hide it (Bose & Hamilton, ICML 2019)."),
+)}
