@@ -26,30 +26,35 @@ def test_every_module_imports_first():
     assert len(MODULES) > 40
 
 
+def _fresh_interpreter(*lines: str) -> str:
+    """What ``lines`` print when run in a new interpreter (so no earlier import hides what they import)."""
+    result = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True)
+    assert not result.returncode, result.stderr
+    return result.stdout.strip()
+
+
 def test_sidebar_places_import_without_torch():
-    code = "import sys, kgcore.data.locations, kgcore.errors; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert _fresh_interpreter("import sys, kgcore.data.locations, kgcore.errors",
+                              "print('torch' in sys.modules)") == "False"
 
 
 def test_the_demo_worlds_settings_and_notice_import_without_torch():
     """The Overview's first page reads these; the generator (which builds a KnowledgeGraph) loads on first use."""
-    code = ("import sys\n"
-            "from kgcore.demo import DEFAULT_WHITELIST, SYNTHETIC_NOTICE, DemoWorldConfig, skew_table\n"
-            "skew_table(); DemoWorldConfig().to_dict()\n"
-            "light = 'torch' not in sys.modules\n"
-            "from kgcore.demo import demo_graph\n"
-            "print(light, 'torch' in sys.modules, callable(demo_graph))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "True True True", result.stderr
+    assert _fresh_interpreter(
+        "import sys",
+        "from kgcore.demo import DEFAULT_WHITELIST, SYNTHETIC_NOTICE, DemoWorldConfig, skew_table",
+        "skew_table(); DemoWorldConfig().to_dict()",
+        "light = 'torch' not in sys.modules",
+        "from kgcore.demo import demo_graph",
+        "print(light, 'torch' in sys.modules, callable(demo_graph))") == "True True True"
 
 
 def test_the_model_catalogue_imports_without_torch_and_matches_the_registry():
-    code = ("import sys\n"
-            "from kgcore.models.catalogue import CATALOGUE\n"
-            "light = 'torch' not in sys.modules\n"
-            "from kgcore.models import MODELS\n"
-            "same = [(e.name, e.label, e.colour, e.debiasing) for e in MODELS.values()] == "
-            "[(f.name, f.label, f.colour, f.debiasing) for f in CATALOGUE.values()]\n"
-            "print(light, same)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "True True", result.stderr
+    assert _fresh_interpreter(
+        "import sys",
+        "from kgcore.models.catalogue import CATALOGUE",
+        "light = 'torch' not in sys.modules",
+        "from kgcore.models import MODELS",
+        "same = [(e.name, e.label, e.colour, e.debiasing) for e in MODELS.values()] == "
+        "[(f.name, f.label, f.colour, f.debiasing) for f in CATALOGUE.values()]",
+        "print(light, same)") == "True True"
