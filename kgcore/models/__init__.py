@@ -13,7 +13,7 @@ from typing import Any
 
 # Loaded on first use: they import torch, which what only names a model (``catalogue``) does not need.
 _LAZY = {"KGEModel": "base", "ModelConfig": "base", "INTERACTIONS": "interactions", "Interaction": "interactions",
-         "build_interaction": "interactions", "MODELS": "registry", "ModelEntry": "registry",
+         "build_interaction": "interactions", "MODELS": "registry", "ModelEntry": "catalogue",
          "build_model": "registry", "check_model_config": "registry", "model_entry": "registry"}
 
 

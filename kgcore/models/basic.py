@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .base import KGEModel, ModelConfig
-from .catalogue import CATALOGUE
-from .registry import ModelEntry
+from .catalogue import CATALOGUE, ModelEntry
 
 if TYPE_CHECKING:
     from ..data.graph import KnowledgeGraph

@@ -62,8 +62,7 @@ from .adversaries import AttributeDiscriminator, AttributeFilter, adversary_loss
 from .attributes import DebiasedAttribute, debiased_tables, describe, entity_labels
 from .base import KGEModel, ModelConfig
 from .bose_options import BoseOptions
-from .catalogue import CATALOGUE
-from .registry import ModelEntry
+from .catalogue import CATALOGUE, ModelEntry
 
 if TYPE_CHECKING:
     from ..data.graph import KnowledgeGraph

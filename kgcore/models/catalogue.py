@@ -2,11 +2,19 @@
 removes sensitive attributes, in the order lists show them (the Basic model first, then the debiasing methods).
 
 Torch-free, so that what only names or colours a model (the dashboard's run list and first page) does not wait
-for torch; ``kgcore.models.registry`` joins each entry to the model's options and builder.
+for torch. A ``ModelEntry`` joins a model's facts to its options and builder; each model module makes its own
+and ``kgcore.models.registry`` lists them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .options import OptionSpec, option_specs
+
+if TYPE_CHECKING:
+    from ..data.graph import KnowledgeGraph
+    from .base import KGEModel, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -33,3 +41,19 @@ CATALOGUE: dict[str, ModelFacts] = {facts.name: facts for facts in (
         description="Passes people's vectors through filters trained against adversaries that try to read the "
                     "sensitive attribute from them, so the filters learn to hide it (Bose & Hamilton, ICML 2019)."),
 )}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    facts: ModelFacts  # name, label, description, colour, debiasing (``kgcore.models.catalogue``)
+    options: type  # dataclass of the model's own settings (``kgcore.models.options``)
+    build: Callable[["ModelConfig", "KnowledgeGraph", Any], "KGEModel"]  # (config, graph, options) -> model
+
+    name = property(lambda self: self.facts.name)
+    label = property(lambda self: self.facts.label)
+    description = property(lambda self: self.facts.description)
+    colour = property(lambda self: self.facts.colour)
+    debiasing = property(lambda self: self.facts.debiasing)
+
+    def option_specs(self) -> list[OptionSpec]:
+        return option_specs(self.options)

@@ -41,9 +41,8 @@ from . import kl_kernel
 from .attribute_vectors import AttributeVectors
 from .attributes import DebiasedAttribute, debiased_tables, describe, person_rows
 from .base import KGEModel, ModelConfig
-from .catalogue import CATALOGUE
+from .catalogue import CATALOGUE, ModelEntry
 from .options import check_choice, option, parse_weights, weight_of
-from .registry import ModelEntry
 
 if TYPE_CHECKING:
     from ..data.graph import KnowledgeGraph

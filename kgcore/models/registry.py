@@ -7,32 +7,15 @@ one line below.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import KGError, SpecError
 from .base import KGEModel, ModelConfig
-from .catalogue import ModelFacts
-from .options import OptionSpec, build_options, option_specs
+from .catalogue import ModelEntry
+from .options import build_options
 
 if TYPE_CHECKING:
     from ..data.graph import KnowledgeGraph
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    facts: ModelFacts  # name, label, description, colour, debiasing (``kgcore.models.catalogue``)
-    options: type  # dataclass of the model's own settings (``kgcore.models.options``)
-    build: Callable[[ModelConfig, "KnowledgeGraph", Any], KGEModel]  # (config, graph, options) -> model
-
-    name = property(lambda self: self.facts.name)
-    label = property(lambda self: self.facts.label)
-    description = property(lambda self: self.facts.description)
-    colour = property(lambda self: self.facts.colour)
-    debiasing = property(lambda self: self.facts.debiasing)
-
-    def option_specs(self) -> list[OptionSpec]:
-        return option_specs(self.options)
 
 
 def _entries() -> list[ModelEntry]:
