@@ -4,7 +4,11 @@ core (``--executor local --cpus-per-run 1``). Reports both wall times (Ray's sta
 included, as measured, not assumed), their ratio, the summed training time of the runs of each, the machine's
 load average around each, and whether both gave the same numbers (the runs are seeded).
 
-    python bench/sweep_speed.py [--epochs 2] [--dim 16] [--out bench/results/sweep_speed.txt]
+Two settings: ``readme``, the README's sweep as a user types it (``train``'s defaults: d = 100, 50 epochs),
+and ``short`` (d = 16, 2 epochs), where the runs are so small that Ray's fixed cost weighs most.
+Results are appended to the output file.
+
+    python bench/sweep_speed.py [--setting readme|short|both] [--out bench/results/sweep_speed.txt]
 """
 from __future__ import annotations
 
@@ -22,9 +26,12 @@ WEIGHTS = "gender=0,1,10,100"
 SEEDS = "0,1,2"
 
 
-def sweep(out: Path, executor: list[str], epochs: int, dim: int) -> tuple[float, tuple[float, ...], pd.DataFrame]:
+SETTINGS = {"readme": [], "short": ["--dim", "16", "--epochs", "2"]}
+
+
+def sweep(out: Path, executor: list[str], setting: list[str]) -> tuple[float, tuple[float, ...], pd.DataFrame]:
     command = [sys.executable, "-m", "kgcore", "sweep", "--dataset", "demo", "--model", "kl", "--debias", "gender",
-               "--dim", str(dim), "--epochs", str(epochs), "--device", "cpu", "--grid", f"kl-weight={WEIGHTS}",
+               *setting, "--device", "cpu", "--grid", f"kl-weight={WEIGHTS}",
                "--seeds", SEEDS, "--out", str(out), "--quiet", *executor]
     load = os.getloadavg()
     started = time.perf_counter()
@@ -74,39 +81,50 @@ def ray_overhead() -> list[float]:
     return [float(x) for x in done.stdout.split()[-3:]]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--dim", type=int, default=16)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sweep_speed.txt"))
-    args = parser.parse_args()
+def compare(setting: str) -> list[str]:
+    """One setting's sweep through Ray and one run after another, in that order: the report's lines."""
+    flags = SETTINGS[setting]
     with tempfile.TemporaryDirectory(prefix="kgcore-sweep-speed-") as folder:
         ray_wall, ray_load, ray_table = sweep(Path(folder) / "ray", ["--executor", "ray", "--workers", "2",
-                                                                     "--cpus-per-run", "1"], args.epochs, args.dim)
+                                                                     "--cpus-per-run", "1"], flags)
         seq_wall, seq_load, seq_table = sweep(Path(folder) / "local", ["--executor", "local", "--cpus-per-run", "1"],
-                                              args.epochs, args.dim)
-    overhead = ray_overhead()
-    headroom = parallel_headroom()
-    after = os.getloadavg()
+                                              flags)
     same = all((ray_table[c] - seq_table[c]).abs().max() < 1e-6 for c in ("valid_mrr", "test_mrr", "gender_difference"))
-    lines = [
-        f"w_KL sweep: KL model, debias gender, kl-weight {WEIGHTS} x seeds {SEEDS} = {len(seq_table)} runs on the "
-        f"demo world, dim {args.dim}, {args.epochs} epochs, valid + test evaluation and residual measures per run",
-        f"machine: {os.cpu_count()} cores; load average (1, 5, 15 min) before Ray {ray_load}, before sequential "
-        f"{seq_load}, after {tuple(round(x, 2) for x in after)}",
+    described = " ".join(flags) if flags else "train's defaults (d = 100, 50 epochs), the README's command"
+    return [
+        f"[{setting}] w_KL sweep: KL model, debias gender, kl-weight {WEIGHTS} x seeds {SEEDS} = {len(seq_table)} "
+        f"runs on the demo world, {described}; valid + test evaluation and residual measures per run",
+        f"load average (1, 5, 15 min) before Ray {tuple(round(x, 2) for x in ray_load)}, before sequential "
+        f"{tuple(round(x, 2) for x in seq_load)}",
         f"local Ray, 2 workers x 1 core: {ray_wall:.1f} s wall (runs' training summed: "
         f"{ray_table['train_seconds'].sum():.1f} s; all {set(ray_table['status'])})",
         f"sequential, 1 core:             {seq_wall:.1f} s wall (runs' training summed: "
         f"{seq_table['train_seconds'].sum():.1f} s; all {set(seq_table['status'])})",
         f"ratio Ray / sequential: {ray_wall / seq_wall:.2f}x (target <= 0.6x)",
+        f"same numbers on both (seeded runs): {same}",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=[*SETTINGS, "both"], default="both")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sweep_speed.txt"))
+    args = parser.parse_args()
+    lines = [f"# {time.strftime('%Y-%m-%d %H:%M')}; machine: {os.cpu_count()} cores"]
+    for setting in (SETTINGS if args.setting == "both" else [args.setting]):
+        lines += compare(setting)
+    overhead = ray_overhead()
+    headroom = parallel_headroom()
+    lines += [
         f"Ray's fixed cost, measured apart: start {overhead[0]:.1f} s, two workers ready (kgcore + torch imported) "
         f"{overhead[1]:.1f} s, a round trip of two tasks on ready workers {overhead[2]:.2f} s",
-        f"same numbers on both (seeded runs): {same}",
         f"parallel headroom now: two CPU-bound single-threaded processes at once take {headroom:.2f}x as long as one "
         "alone (1.0: two free cores; 2.0: one core's worth, no parallel gain possible)",
+        f"load average after: {tuple(round(x, 2) for x in os.getloadavg())}",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    with open(args.out, "a") as handle:
+        handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
