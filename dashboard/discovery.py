@@ -119,6 +119,30 @@ def demo_data_json() -> str:
     return json.dumps(canonical_data({"dataset": "demo"}), sort_keys=True)
 
 
+def shipped_overview(data_json: str) -> dict[str, Any] | None:
+    """The demo world's ``kgcore.data.overview`` stored beside the pretrained runs, when ``data_json`` is the
+    built-in demo world with the settings the file was made for: the Overview then needs neither the world nor
+    torch. None otherwise (another graph, no file, a damaged one: the caller computes it)."""
+    if data_json != demo_data_json():
+        return None
+    from kgcore.demo import GRAPH_OVERVIEW_FILE, DemoWorldConfig
+
+    path = assets_root() / DEMO_KEY / GRAPH_OVERVIEW_FILE
+    try:
+        stored = _read_overview(str(path), path.stat().st_mtime_ns)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("world_config") != DemoWorldConfig().to_dict():
+        return None
+    overview = stored.get("overview")
+    return overview if isinstance(overview, dict) and isinstance(overview.get("counts"), dict) else None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _read_overview(path: str, stamp: int) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def dataset_key(data: dict[str, Any]) -> str:
     data = canonical_data(data)
     if data["dataset"] and not data["data_dir"]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from discovery import RunInfo
+from discovery import RunInfo, shipped_overview
 from loaders import code_fingerprint, data_fingerprint, load_graph, load_run
 
 # The code a measurement depends on: results kept on disk are keyed by it, so an updated kgcore never serves
@@ -203,16 +203,9 @@ def people_index(data_json: str) -> pd.DataFrame:
 
 def attribute_counts(data_json: str, attribute: str) -> tuple[list[str], list[int], int]:
     """People per value of an attribute, most common first, and how many people have none recorded."""
-    return _attribute_counts(data_json, attribute, data_fingerprint(data_json))
+    from kgcore.data.overview import attribute_counts as counts_of
 
-
-# Kept on disk: the Overview's first chart then needs no graph (and no torch) on later starts.
-@st.cache_data(show_spinner=False, max_entries=64, persist="disk")
-def _attribute_counts(data_json: str, attribute: str, fingerprint: str) -> tuple[list[str], list[int], int]:
-    graph = load_graph(data_json)
-    table = graph.attribute_table(attribute)
-    missing = int((~table.membership.any(1)).sum())
-    return list(table.value_labels), [int(n) for n in table.counts().tolist()], missing
+    return counts_of(graph_summary(data_json), attribute)
 
 
 def facts_probe(data_json: str, attribute: str, runs: tuple[RunInfo, ...] = ()) -> dict[str, Any]:
@@ -233,20 +226,17 @@ def _facts_probe(data_json: str, attribute: str, fingerprint: str, code: str) ->
 
 
 def graph_summary(data_json: str) -> dict[str, Any]:
-    """Sizes of a graph and the names in its spec."""
-    return _graph_summary(data_json, data_fingerprint(data_json))
+    """kgcore.data.overview.graph_overview of a graph: sizes, the names in its spec, people per value of each
+    attribute. The demo world's is shipped with its pretrained runs; any other graph's is kept on disk, so the
+    Overview's first chart needs no graph (and no torch) on later starts."""
+    return shipped_overview(data_json) or _graph_summary(data_json, data_fingerprint(data_json))
 
 
 @st.cache_data(show_spinner=False, max_entries=64, persist="disk")
 def _graph_summary(data_json: str, fingerprint: str) -> dict[str, Any]:
-    graph = load_graph(data_json)
-    summary = dict(graph.summary())
-    summary["people"] = int(graph.people.numel())
-    summary["professions"] = int(graph.target_table.num_values) if graph.spec.target else 0
-    summary["attributes"] = list(graph.spec.attribute_names)
-    summary["target"] = graph.spec.target
-    summary["target_name"] = graph.spec.target_name
-    return summary
+    from kgcore.data.overview import graph_overview
+
+    return graph_overview(load_graph(data_json))
 
 
 @st.cache_data(show_spinner="Writing the hand-out…", max_entries=8)

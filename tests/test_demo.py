@@ -15,7 +15,7 @@ from kgcore.cli import main
 from kgcore.analysis.residual import residual_measures
 from kgcore.commands.demo import demo_model_config, demo_train_config, deterministic_torch
 from kgcore.data.datasets import DataSource
-from kgcore.demo import (DEFAULT_WHITELIST, DEMO_SPEC, PROFESSION_SKEWS, PROFESSIONS, DemoWorldConfig,
+from kgcore.demo import (DEFAULT_WHITELIST, DEMO_SPEC, GRAPH_OVERVIEW_FILE, PROFESSION_SKEWS, PROFESSIONS, DemoWorldConfig,
                          demo_graph, expected_female_share, generate_demo_world, occupation_id,
                          profession_quotas, write_demo_world)
 from kgcore.errors import DataError, KGError
@@ -318,6 +318,10 @@ def test_demo_rebuild_is_byte_identical(tmp_path, capsys):
     tables = [f"bias_{a.name}.csv" for a in DEMO_SPEC.attributes]
     for name in ["model.pt", "config.json", "entities.tsv", "relations.tsv", *tables]:
         assert (run_a / name).read_bytes() == (run_b / name).read_bytes(), name
+    # The world's overview beside the runs, for the settings it was made for.
+    overview = tmp_path / "a" / GRAPH_OVERVIEW_FILE
+    assert overview.read_bytes() == (tmp_path / "b" / GRAPH_OVERVIEW_FILE).read_bytes()
+    assert '"n_people": 200' in overview.read_text() and '"people": 200' in overview.read_text()
     from kgcore.runs import load_run
 
     loaded = load_run(run_a)  # regenerates the same world from the options in config.json

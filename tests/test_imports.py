@@ -5,6 +5,7 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,22 @@ def test_the_demo_worlds_settings_and_notice_import_without_torch():
         "light = 'torch' not in sys.modules",
         "from kgcore.demo import demo_graph",
         "print(light, 'torch' in sys.modules, callable(demo_graph))") == "True True True"
+
+
+def test_the_overview_reads_the_shipped_demo_overview_without_torch():
+    """The dashboard's first page on a first-ever start: the demo world's sizes and counts come from the assets,
+    without generating the world (which imports torch)."""
+    dashboard = Path(__file__).resolve().parents[1] / "dashboard"
+    assert _fresh_interpreter(
+        "import sys, logging",
+        "logging.disable(logging.WARNING)",  # Streamlit's notes on caches used outside a running app
+        f"sys.path.insert(0, {str(dashboard)!r})",
+        "from discovery import demo_data_json, shipped_overview",
+        "from kgcore.data.overview import attribute_counts",
+        "overview = shipped_overview(demo_data_json())",
+        "values, people, missing = attribute_counts(overview, 'gender')",
+        "print(values, overview['people'] == sum(people) + missing, 'torch' in sys.modules)",
+    ) == "['male', 'female'] True False"
 
 
 def test_the_model_catalogue_imports_without_torch_and_matches_the_registry():

@@ -105,3 +105,30 @@ def test_written_with_a_run_and_read_back(tmp_path):
     assert "leakage_probe" not in precomputed_entry(trained.path, "ethnicity")["measures"]
     (trained.path / PRECOMPUTED_FILE).write_text("{not json")
     assert read_precomputed(trained.path) is None  # unreadable: the caller computes instead
+
+
+def test_the_shipped_demo_overview_is_the_generated_worlds():
+    """``assets/demo/graph_overview.json`` (what the Overview shows of the demo world without generating it) is
+    what ``graph_overview`` gives for the world generated now, made for today's default settings; and its
+    counts are the attribute tables' own."""
+    import json
+
+    from kgcore.data.datasets import DataSource
+    from kgcore.data.overview import attribute_counts, graph_overview
+    from kgcore.demo import GRAPH_OVERVIEW_FILE, DemoWorldConfig
+    from kgcore.errors import SpecError
+
+    stored = json.loads((ROOT / "assets" / "demo" / GRAPH_OVERVIEW_FILE).read_text())
+    assert stored["world_config"] == DemoWorldConfig().to_dict()
+    graph = DataSource(dataset="demo").load()
+    fresh = graph_overview(graph)
+    assert stored["overview"] == json.loads(json.dumps(fresh))
+    assert fresh["people"] == graph.people.numel() and fresh["train_triples"] == graph.splits["train"].shape[0]
+    for attribute in graph.spec.attribute_names:
+        table = graph.attribute_table(attribute)
+        values, people, missing = attribute_counts(fresh, attribute)
+        assert values == list(table.value_labels) and people == table.counts().tolist()
+        assert missing == int((table.membership.sum(1) == 0).sum()) > 0
+        assert people == sorted(people, reverse=True)
+    with pytest.raises(SpecError, match="no sensitive attribute 'height'.*gender"):
+        attribute_counts(fresh, "height")

@@ -4,7 +4,8 @@
 debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out``
 (default ``assets/demo``) with ``bias_<attribute>.csv`` tables and ``precomputed.json`` (the dashboard's
 per-run numbers, ``kgcore.precomputed``) beside the run files, plus
-``manifest.json`` (world size, timings, top professions). ``--export DIR`` writes the world's
+``manifest.json`` (world size, timings, top professions) and ``graph_overview.json`` (the world's
+``kgcore.data.overview``, which the dashboard's Overview shows without generating the world). ``--export DIR`` writes the world's
 ``train/valid/test.txt`` and ``labels.tsv``.
 
 Determinism: the world files depend only on the seed (pure Python, same bytes everywhere). Training is
@@ -25,7 +26,8 @@ from typing import Any, Iterator
 import torch
 
 from ..data.datasets import DataSource
-from ..demo import PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary, write_demo_world
+from ..demo import (GRAPH_OVERVIEW_FILE, PROFESSION_SKEWS, SYNTHETIC_NOTICE, DemoWorldConfig, world_summary,
+                    write_demo_world)
 from ..errors import KGError
 from ..io import write_json, write_text
 from ..models import MODELS, ModelConfig, check_model_config
@@ -171,9 +173,17 @@ def rebuild(out: Path, config: DemoWorldConfig, models: list[str], train_config:
                                   "test_mrr": trained.metrics.get("test", {}).get("mrr"), "top_professions": top,
                                   **gender_summary(model, graph)}
     write_json(out / "manifest.json", manifest)
+    write_graph_overview(out, config, graph)
     write_text(out / "README.txt", f"{SYNTHETIC_NOTICE}\nRegenerate with: python -m kgcore demo --rebuild "
                                    f"--out {out} --seed {config.seed} --n-people {config.n_people}\n")
     return manifest
+
+
+def write_graph_overview(out: Path, config: DemoWorldConfig, graph: Any) -> None:
+    """``out/graph_overview.json``: the world's ``graph_overview`` with the world settings it was made for."""
+    from ..data.overview import graph_overview
+
+    write_json(out / GRAPH_OVERVIEW_FILE, {"world_config": config.to_dict(), "overview": graph_overview(graph)})
 
 
 def gender_summary(model: Any, graph: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .config import DemoWorldConfig, profession_quotas
+from .config import GRAPH_OVERVIEW_FILE, DemoWorldConfig, profession_quotas
 from .skews import (DEFAULT_WHITELIST, GENDER_RATIO_SOURCES, PROFESSION_SKEWS, PROFESSIONS, ProfessionSkew,
                     expected_female_share, skew_table)
 from .vocabulary import DEMO_SPEC, SYNTHETIC_NOTICE, occupation_id
@@ -37,5 +37,5 @@ __all__ = [
     "DemoWorldConfig", "ProfessionSkew", "PROFESSION_SKEWS", "PROFESSIONS", "DEFAULT_WHITELIST", "DEMO_SPEC",
     "SYNTHETIC_NOTICE", "GENDER_RATIO_SOURCES", "generate_demo_world", "demo_graph", "load_demo_source",
     "write_demo_world", "profession_quotas", "skew_table", "expected_female_share", "world_summary",
-    "occupation_id",
+    "occupation_id", "GRAPH_OVERVIEW_FILE",
 ]

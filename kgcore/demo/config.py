@@ -12,6 +12,10 @@ from ..errors import DataError
 from .skews import PROFESSION_SKEWS
 from .vocabulary import COUNTRIES
 
+# Beside the pretrained demo runs (``python -m kgcore demo --rebuild``): the world's ``kgcore.data.overview`` and
+# the settings it was made for, so the dashboard's first page shows the world without generating it.
+GRAPH_OVERVIEW_FILE = "graph_overview.json"
+
 
 @dataclass(frozen=True)
 class DemoWorldConfig:
