@@ -8,13 +8,14 @@ For each repeat: launch ``streamlit run dashboard/app.py`` (headless, 127.0.0.1)
 - cold start: process launch -> the Overview's first chart visible in the browser (also: server ready, and
   the script's own time to draw the page, from the ``KGCORE_DASHBOARD_TIMING`` lines the app prints);
 - first visit of every page (results computed and cached), then page switches (cached): click in the
-  navigation -> the page's marker text visible and the script run finished;
+  navigation -> the page's marker text visible, the script run finished and its charts drawn;
 - attribute switches on Professions and Compare (gender -> ethnicity, first time, so not cached in the
   session): option clicked -> the script run finished.
 
-``--baseline`` times the same cold start for a one-chart Streamlit app, the floor this machine sets for
-any Streamlit + plotly page. ``--fresh-cache`` gives the server an empty home folder, so Streamlit's disk
-caches (the Overview's summary, read without torch on later starts) start empty: a first-ever start.
+``--baseline`` times the same cold start for one-chart Streamlit apps: the floor this machine sets for any
+Streamlit page with a plotly chart, and for one with a Vega-Lite chart (the Overview's). ``--fresh-cache``
+gives the server an empty home folder, so Streamlit's disk caches (the Overview's summary, read without torch
+on later starts) start empty: a first-ever start.
 """
 from __future__ import annotations
 
@@ -40,10 +41,16 @@ PAGES = (("Professions", "Most male-associated"), ("Embedding shift", "Ranking b
 # (page, its marker text, the attribute selectbox's label, the value switched to)
 ATTRIBUTE_SWITCHES = (("Professions", "Most male-associated", "Attribute", "ethnicity"),
                       ("Compare models", "The table", "Attribute", "ethnicity"))
+FIRST_CHART = '[data-testid="stVegaLiteChart"] svg, .js-plotly-plot'  # a Vega-Lite chart (the Overview's) or plotly
 BASELINE_APP = """import streamlit as st
 import plotly.graph_objects as go
 st.title("baseline")
 st.plotly_chart(go.Figure(go.Bar(x=["a", "b"], y=[3, 1])))
+"""
+BASELINE_VEGA_APP = """import streamlit as st
+st.title("baseline")
+st.vega_lite_chart({"layer": [{"data": {"values": [{"x": "a", "y": 3}, {"x": "b", "y": 1}]}, "mark": "bar",
+    "encoding": {"x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "quantitative"}}}]})
 """
 
 
@@ -73,7 +80,10 @@ def launch(script: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
 
 
 def settled(page) -> None:
+    """The script run has finished and every element is drawn (no placeholder left while a chart library's
+    bundle loads)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=LIMIT_S * 1000)
+    page.wait_for_function('() => !document.querySelector(\'[data-testid="stSkeleton"]\')', timeout=LIMIT_S * 1000)
 
 
 def script_times(log: Path) -> list[float]:
@@ -106,7 +116,7 @@ def measure(browser, script: str, env: dict[str, str], pages: bool, log: Path) -
     process, url, ready = launch(script, env, log)
     try:
         page.goto(url)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=LIMIT_S * 1000)
+        page.locator(FIRST_CHART).first.wait_for(timeout=LIMIT_S * 1000)
         figures = {"server ready": ready - launched, "cold start to first chart": time.perf_counter() - launched}
         settled(page)
         if script_times(log):
@@ -149,16 +159,17 @@ def main() -> int:
     results: dict[str, list[float]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        baseline = work / "baseline.py"
-        baseline.write_text(BASELINE_APP)
+        baselines = {"baseline app (plotly)": work / "baseline.py", "baseline app (Vega-Lite)": work / "vega.py"}
+        baselines["baseline app (plotly)"].write_text(BASELINE_APP)
+        baselines["baseline app (Vega-Lite)"].write_text(BASELINE_VEGA_APP)
         for repeat in range(args.repeats):
             run_env = dict(env)
             if args.fresh_cache:
                 run_env["HOME"] = str(work / f"home-{repeat}")
             figures = measure(browser, "dashboard/app.py", run_env, pages=True, log=work / f"app-{repeat}.log")
-            if args.baseline:
+            for label, baseline in baselines.items() if args.baseline else ():
                 base = measure(browser, str(baseline), run_env, pages=False, log=work / f"base-{repeat}.log")
-                figures["baseline app: cold start to first chart"] = base["cold start to first chart"]
+                figures[f"{label}: cold start to first chart"] = base["cold start to first chart"]
             for name, value in figures.items():
                 results.setdefault(name, []).append(value)
         browser.close()

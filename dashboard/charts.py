@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-if TYPE_CHECKING:  # imported where used: the Overview's first chart needs neither
+if TYPE_CHECKING:  # imported where used
     import pandas as pd
 
-from kgcore.colours import INK, MISSING, NEUTRAL, value_colours
+from kgcore.colours import INK, MISSING, NEUTRAL
 
 FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
 
@@ -17,27 +17,6 @@ def _style(fig: go.Figure, height: int, **layout: Any) -> go.Figure:
     layout.setdefault("margin", dict(l=10, r=10, t=40, b=10))
     fig.update_layout(height=height, font=FONT, template="plotly_white", **layout)
     return fig
-
-
-def value_counts(values: list[str], people: list[int], missing: int, attribute: str, limit: int = 12) -> go.Figure:
-    """People per value of an attribute (the seed's Wikidata figure of men and women)."""
-    values, people = list(values), list(people)
-    palette = value_colours(values)
-    if len(values) > limit:
-        values = values[:limit] + [f"{len(values) - limit} other values"]
-        people = people[:limit] + [sum(people[limit:])]
-    total = sum(people) + missing
-    colours = [palette.get(v, MISSING) for v in values]
-    if missing:
-        values, people = values + ["not recorded"], people + [missing]
-        colours.append(MISSING)
-    fig = go.Figure(go.Bar(x=values, y=people, marker_color=colours,
-                           text=[f"{n:,}<br>({n / max(total, 1):.0%})" for n in people],
-                           textposition="outside", cliponaxis=False,
-                           hovertemplate="%{x}: %{y:,} people<extra></extra>"))
-    fig.update_yaxes(title="people", rangemode="tozero", range=[0, max(people, default=1) * 1.25])
-    fig.update_xaxes(title=attribute)
-    return _style(fig, 360, showlegend=False, title=f"People by recorded {attribute}")
 
 
 def bias_and_counts(rows: pd.DataFrame, b_column: str, count_columns: list[str], count_labels: list[str],

@@ -55,3 +55,19 @@ def synthetic_notice() -> None:
     from kgcore.demo import SYNTHETIC_NOTICE
 
     st.info(f"**Synthetic data.** {SYNTHETIC_NOTICE}", icon=":material/science:")
+
+
+# ---------------------------------------------------------------------------------------------- the browser
+PRELOAD_KEY = "plotly_preload"
+
+
+def preload_plotly() -> None:
+    """An empty plotly figure in a hidden box, drawn last on the Overview. The Overview's own chart is Vega-Lite
+    (which Streamlit's front end holds already, so a launch's first chart waits for no plotly bundle); this
+    makes the browser fetch and start plotly's bundle while people read the page, so the first results page
+    does not wait for it."""
+    import plotly.graph_objects as go
+
+    st.html(f"<style>.st-key-{PRELOAD_KEY} {{display: none;}}</style>")
+    with st.container(key=PRELOAD_KEY):
+        st.plotly_chart(go.Figure(), key=PRELOAD_KEY + "_figure", config={"staticPlot": True})

@@ -72,7 +72,7 @@ def data_fingerprint(data_json: str) -> str:
 # The modules the results pages import (torch first), in the order they are needed.
 WARM_MODULES = ("torch", "kgcore.runs", "kgcore.data.datasets", "kgcore.analysis.measure", "kgcore.analysis.tables",
                 "kgcore.analysis.plane", "kgcore.analysis.trajectory", "kgcore.analysis.whatif", "kgcore.figures.shift",
-                "pandas")
+                "pandas", "plotly.graph_objects", "plotly.subplots")
 _warming: list[threading.Thread] = []
 
 

@@ -104,8 +104,10 @@ def browser():
 
 
 def _settled(page, timeout: int = PAGE_TIMEOUT_MS) -> None:
-    """Wait until the script run has finished (Streamlit marks the app root)."""
+    """Wait until the script run has finished (Streamlit marks the app root) and every element is drawn (no
+    placeholder left while a chart's or table's bundle loads)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout)
 
 
 def _no_exceptions(page) -> None:
@@ -135,9 +137,12 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-# Colours given to the value "female" by the page's plotly figures: a trace named after it, bars or points
-# labelled with it (colour arrays), and annotations that name it.
+# Colours given to the value "female" by the page's charts: in plotly figures a trace named after it, bars or
+# points labelled with it (colour arrays), and annotations that name it; in Vega-Lite charts (the Overview's)
+# the bars whose description names it.
 FEMALE_COLOURS = """() => { const out = [];
+  for (const bar of document.querySelectorAll('[data-testid="stVegaLiteChart"] path[aria-roledescription="bar"]'))
+    if (/: female;/.test(bar.getAttribute('aria-label') || '')) out.push(bar.getAttribute('fill'));
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     for (const t of gd.data) {
       const c = t.marker && t.marker.color;
@@ -151,6 +156,9 @@ FEMALE_COLOURS = """() => { const out = [];
       if (/\\bfemale\\b/.test(a.text || '') && a.font && a.font.color) out.push(a.font.color);
   }
   return out; }"""
+
+# The Overview's chart (Vega-Lite) drawn, or any plotly figure.
+FIRST_CHART = '[data-testid="stVegaLiteChart"] svg, .js-plotly-plot'
 
 # Tables whose content is wider than their box (Streamlit's data grid scrolls inside .dvn-scroller).
 WIDE_TABLES = """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
@@ -181,7 +189,7 @@ def test_every_page_in_a_real_browser(server, browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.goto(server["url"])
-    page.locator(".js-plotly-plot").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.locator(FIRST_CHART).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     cold = time.perf_counter() - server["launched"]
     _settled(page)
     _no_exceptions(page)
@@ -195,7 +203,7 @@ def test_every_page_in_a_real_browser(server, browser):
     # Professions: the two lists, the charts, and the CSV download.
     timings["professions (first visit)"] = _goto(page, "Professions", "Most male-associated")
     _no_exceptions(page)
-    assert page.locator(".js-plotly-plot").count() >= 2
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
     _page_checks(page, "professions", female)
     _shot(page, "02-professions")
     with page.expect_download() as download_info:

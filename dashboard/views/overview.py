@@ -1,10 +1,10 @@
 """Overview: what knowledge graph embeddings are, what the three models do, and what is loaded."""
 import streamlit as st
 
-import charts
 import display
 import results
 import sidebar
+import vega
 from messages import guard, mark
 from model_info import described_models, model_blurb, model_label
 
@@ -42,8 +42,8 @@ with guard("the dataset summary"):
             attribute = st.selectbox("Sensitive attribute", summary["attributes"], index=default,
                                      key="overview_attribute")
             values, people, missing = results.attribute_counts(summary_data, attribute)
-        with left:  # the first chart, drawn before pandas is even imported
-            st.plotly_chart(charts.value_counts(values, people, missing, attribute), key="overview_counts")
+        with left:  # the first chart: Vega-Lite, drawn before plotly or pandas is imported (see vega.py)
+            st.vega_lite_chart(vega.value_counts(values, people, missing, attribute), key="overview_counts")
             mark("overview chart")
         with right:
             import pandas as pd
@@ -100,3 +100,5 @@ if ctx.dataset.synthetic:
                                                             max_value=1),
             "legitimate": st.column_config.CheckboxColumn("whitelisted"),
         })
+
+display.preload_plotly()  # last: the results pages then find plotly loaded in the browser
