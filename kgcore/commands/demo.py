@@ -5,8 +5,8 @@ debiased ``kl`` and ``bose``), and writes one run folder per model under ``--out
 (default ``assets/demo``) with ``bias_<attribute>.csv`` tables and ``precomputed.json`` (the dashboard's
 per-run numbers, ``kgcore.precomputed``) beside the run files, plus
 ``manifest.json`` (world size, timings, top professions) and ``graph_overview.json`` (the world's
-``kgcore.data.overview``, which the dashboard's Overview shows without generating the world). ``--export DIR`` writes the world's
-``train/valid/test.txt`` and ``labels.tsv``.
+``kgcore.data.overview``, which the dashboard's Overview shows without generating the world).
+``--export DIR`` writes the world's ``train/valid/test.txt`` and ``labels.tsv``.
 
 Determinism: the world files depend only on the seed (pure Python, same bytes everywhere). Training is
 seeded and runs with torch's deterministic algorithms on ``--threads`` CPU threads (default 1), so a rerun

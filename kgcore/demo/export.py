@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.graph import KnowledgeGraph
+from ..data.overview import attribute_counts, graph_overview
 from ..io import write_text
 from ..data.triples import write_triples
 from ..data.whitelist import builtin_whitelist_text
@@ -49,10 +50,10 @@ def _readme(world: dict[str, Any]) -> str:
 
 def world_summary(graph: KnowledgeGraph) -> dict[str, Any]:
     """Sizes of a (demo) graph and, in its training triples, people and their recorded genders."""
-    gender = graph.attribute_table("gender")
-    counts = {label: int(n) for label, n in zip(gender.value_labels, gender.counts().tolist())}
-    return {**graph.summary(), "people": int(graph.people.numel()), "gender_counts": counts,
-            "professions": int(graph.target_table.num_values)}
+    overview = graph_overview(graph)
+    values, people, _ = attribute_counts(overview, "gender")
+    return {**graph.summary(), "people": overview["people"], "gender_counts": dict(zip(values, people)),
+            "professions": overview["professions"]}
 
 
 __all__ = ["write_demo_world", "world_summary"]
