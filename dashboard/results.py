@@ -162,6 +162,18 @@ def shift_plane(run: RunInfo, person: str, attribute: str, held: str, value: str
     return attribute_plane(loaded.model, loaded.graph, moved, held), size
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def shift_chart(run: RunInfo, person: str, attribute: str, held: str, value: str, steps: int, label: str,
+                colours: tuple[tuple[str, str], ...]):
+    """kgcore.figures.shift.shift_figure of ``shift_plane``'s move, built once per choice: plotly validates
+    every frame's traces while a figure is built, which a page switch should not wait for again. Shared, not
+    copied: pages draw it and never change it."""
+    from kgcore.figures.shift import shift_figure
+
+    plane, _ = shift_plane(run, person, attribute, held, value, steps)
+    return shift_figure(plane.path, plane.values, plane.professions, plane.ranking, label, held, value, dict(colours))
+
+
 @st.cache_data(show_spinner="Asking the model…", max_entries=128)
 def what_if(run: RunInfo, facts: tuple[tuple[str, str, str], ...], attribute: str, value: str, top: int = 10):
     from kgcore.analysis.whatif import what_if as kg_what_if

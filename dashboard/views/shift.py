@@ -9,7 +9,6 @@ import sidebar
 from kgcore.colours import value_colours
 from messages import guard
 from display import example_person
-from kgcore.figures.shift import shift_figure
 
 ctx = sidebar.context()
 st.title("Embedding shift")
@@ -53,8 +52,8 @@ with guard("the person picker"):
 with guard("the embedding shift"):
     steps = int(st.session_state.get("shift_steps", 20))
     plane, step_size = results.shift_plane(run, person, attribute, held, target, steps)
-    st.plotly_chart(shift_figure(plane.path, plane.values, plane.professions, plane.ranking, info["label"], held,
-                                 target, colours), key="shift_chart")
+    st.plotly_chart(results.shift_chart(run, person, attribute, held, target, steps, info["label"],
+                                        tuple(colours.items())), key="shift_chart")
     frames = len(plane.path)
     if plane.still_changing:
         ending = (f"The ranking was still changing at the last step ({int(plane.path['step'].max())}); moving "
