@@ -9,8 +9,9 @@ if TYPE_CHECKING:  # imported where used
     import pandas as pd
 
 from kgcore.colours import INK, MISSING, NEUTRAL
+from vega import FONT_FAMILY
 
-FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13)
+FONT = dict(family=FONT_FAMILY, size=13)
 
 
 def _style(fig: go.Figure, height: int, **layout: Any) -> go.Figure:

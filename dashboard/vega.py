@@ -12,7 +12,7 @@ from typing import Any
 
 from kgcore.colours import INK, MISSING, value_colours
 
-FONT = "Inter, 'Source Sans Pro', sans-serif"
+FONT_FAMILY = "Inter, 'Source Sans Pro', sans-serif"  # the dashboard's charts, plotly's too
 
 
 def value_counts(values: list[str], people: list[int], missing: int, attribute: str,
@@ -32,8 +32,8 @@ def value_counts(values: list[str], people: list[int], missing: int, attribute: 
     x = {"field": attribute, "type": "nominal", "sort": None, "title": attribute,
          "axis": {"labelAngle": 0, "labelLimit": 120}}
     return {
-        "title": {"text": f"People by recorded {attribute}", "anchor": "start", "font": FONT, "fontSize": 15,
-                  "fontWeight": "normal", "color": INK},
+        "title": {"text": f"People by recorded {attribute}", "anchor": "start", "font": FONT_FAMILY,
+                  "fontSize": 15, "fontWeight": "normal", "color": INK},
         "height": 320,
         "layer": [
             {"data": {"values": rows}, "mark": {"type": "bar", "cornerRadiusEnd": 2},
@@ -44,9 +44,10 @@ def value_counts(values: list[str], people: list[int], missing: int, attribute: 
                                     "scale": {"domain": values, "range": [palette.get(v, MISSING) for v in values]}},
                           "tooltip": [{"field": attribute, "type": "nominal"},
                                       {"field": "people", "type": "quantitative", "format": ","}]}},
-            {"data": {"values": rows}, "mark": {"type": "text", "dy": -8, "color": INK, "font": FONT},
+            {"data": {"values": rows}, "mark": {"type": "text", "dy": -8, "color": INK, "font": FONT_FAMILY},
              "encoding": {"x": x, "y": {"field": "people", "type": "quantitative"},
                           "text": {"field": "label", "type": "nominal"}}},
         ],
-        "config": {"font": FONT, "view": {"stroke": None}, "axis": {"labelFontSize": 12, "titleFontSize": 13}},
+        "config": {"font": FONT_FAMILY, "view": {"stroke": None},
+                   "axis": {"labelFontSize": 12, "titleFontSize": 13}},
     }

@@ -8,6 +8,8 @@ import vega
 from messages import guard, mark
 from model_info import described_models, model_blurb, model_label
 
+from kgcore.data.overview import attribute_counts
+
 ctx = sidebar.context()
 summary_data = ctx.dataset.data_json
 
@@ -41,7 +43,7 @@ with guard("the dataset summary"):
             default = summary["attributes"].index("gender") if "gender" in summary["attributes"] else 0
             attribute = st.selectbox("Sensitive attribute", summary["attributes"], index=default,
                                      key="overview_attribute")
-            values, people, missing = results.attribute_counts(summary_data, attribute)
+            values, people, missing = attribute_counts(summary, attribute)
         with left:  # the first chart: Vega-Lite, drawn before plotly or pandas is imported (see vega.py)
             st.vega_lite_chart(vega.value_counts(values, people, missing, attribute), key="overview_counts")
             mark("overview chart")
