@@ -14,8 +14,9 @@ st.markdown("A sweep trains one model per KL weight (and seed): what is left of 
 root = runs_root()
 sweeps = find_sweeps(root)
 if not sweeps:
-    st.info(f"No sweep found under {root}. Run e.g. `python -m kgcore sweep --dataset demo --model kl --debias "
-            f"gender --grid kl-weight=gender=0,1,10,100 --seeds 0,1,2 --out {root / 'sweeps' / 'wkl'}`.")
+    st.info(f"No sweep found under {root}. Run e.g. `python -m kgcore sweep --dataset demo --preset fisher2020 "
+            f"--model kl --debias gender --grid kl-weight=gender=0,1,10,100 --seeds 0,1,2 "
+            f"--out {root / 'sweeps' / 'wkl'}`.")
     st.stop()
 chosen = st.selectbox("Sweep", sweeps, format_func=lambda p: str(p.relative_to(root)), key="sweep_folder")
 plan = read_plan(chosen)

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "most-frequent rate). Every flag the sweep does not know is passed to `train` for every "
                     "run, and every combination is checked by train's parser before anything runs. Finished "
                     "runs are skipped and interrupted ones resumed when the sweep is run again; a run that "
-                    "fails is reported and the others go on. Example: sweep --dataset demo --model kl --debias "
-                    "gender --grid kl-weight=gender=0,1,10,100 --seeds 0,1,2 --out sweeps/wkl",
+                    "fails is reported and the others go on. Example: sweep --dataset demo --preset fisher2020 "
+                    "--model kl --debias gender --grid kl-weight=gender=0,1,10,100 --seeds 0,1,2 --out sweeps/wkl",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                         help="a train flag (without dashes) and its values, repeatable: lr=0.01,0.001; values "
