@@ -47,16 +47,59 @@ def one_step(model, optimizers, pos: torch.Tensor, pool: torch.Tensor, config: T
         opt.step()
 
 
+def rotation(round_: int) -> list[str]:
+    """The models in the order they run in this round: each round starts one model later."""
+    names = list(MODELS)
+    return names[round_ % len(names):] + names[:round_ % len(names)]
+
+
 def whole_epochs(graph, rounds: int, dim: int) -> dict[str, list[float]]:
     """Seconds of one training epoch per model and round, each a fresh model trained by the training loop."""
     times: dict[str, list[float]] = {name: [] for name in MODELS}
-    names = list(MODELS)
     for round_ in range(rounds):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+        for name in rotation(round_):
             config = TrainConfig(**{**FISHER2020.train, "epochs": 1, "eval_every": 0, "seed": round_})
             result = train(build_model(model_config(name, dim), graph), graph, config, progress=False)
             times[name].append(result.history[-1].seconds)
     return times
+
+
+def step_times(graph, config: TrainConfig, rounds: int, block_size: int, dim: int) -> dict[str, list[float]]:
+    """Seconds of each timed training step per model: interleaved blocks of the same batches."""
+    seed_everything(0)
+    setups = {}
+    for name in MODELS:
+        model = build_model(model_config(name, dim), graph)
+        model.train()
+        optimizers = [opt for opt in make_optimizer(model, config.optimizer, config.lr) if opt is not None]
+        set_learning_rate(optimizers, config.lr)
+        setups[name] = (model, optimizers)
+    train_triples = graph.splits["train"]
+    generator = torch.Generator().manual_seed(0)
+    times: dict[str, list[float]] = {name: [] for name in MODELS}
+    for round_ in range(rounds):
+        block = [(train_triples[torch.randint(train_triples.shape[0], (config.batch_size,), generator=generator)],
+                  torch.randint(graph.num_entities, (config.num_negatives,), generator=generator))
+                 for _ in range(block_size)]
+        for name in rotation(round_):
+            model, optimizers = setups[name]
+            for step, (pos, pool) in enumerate(block):
+                started = time.perf_counter()
+                one_step(model, optimizers, pos, pool, config)
+                if step >= 3:
+                    times[name].append(time.perf_counter() - started)
+    return times
+
+
+def print_table(title: str, columns: str, times: dict[str, list[float]], cells) -> None:
+    """The title, the column header and one row per model: its label and ``cells(median, ratio to Basic,
+    times)``."""
+    basic = statistics.median(times["basic"])
+    print(f"{title}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'model':34s} {columns}")
+    for name, (_, _, label) in MODELS.items():
+        median = statistics.median(times[name])
+        print(f"{label:34s} {cells(median, median / basic, times[name])}")
 
 
 def main() -> None:
@@ -72,47 +115,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     graph = DataSource(dataset="fb15k237", data_dir=args.data_dir).load()
     if args.whole_epochs:
-        times = whole_epochs(graph, args.rounds, args.dim)
-        basic = statistics.median(times["basic"])
-        print(f"fisher2020 preset, d = {args.dim}: whole epochs of the training loop on FB15k-237, {args.rounds} "
-              f"rounds, models in rotating order; torch {torch.__version__}, {torch.get_num_threads()} threads")
-        print(f"{'model':34s} {'s/epoch':>8s} {'x Basic':>8s}  each round")
-        for name, (_, _, label) in MODELS.items():
-            epoch = statistics.median(times[name])
-            print(f"{label:34s} {epoch:8.2f} {epoch / basic:7.2f}x  {' '.join(f'{t:.2f}' for t in times[name])}")
+        print_table(f"fisher2020 preset, d = {args.dim}: whole epochs of the training loop on FB15k-237, "
+                    f"{args.rounds} rounds, models in rotating order", f"{'s/epoch':>8s} {'x Basic':>8s}  each round",
+                    whole_epochs(graph, args.rounds, args.dim),
+                    lambda epoch, ratio, each: f"{epoch:8.2f} {ratio:7.2f}x  {' '.join(f'{t:.2f}' for t in each)}")
         return
     config = TrainConfig(**{**FISHER2020.train, "epochs": 1})
-    seed_everything(0)
-    setups = {}
-    for name in MODELS:
-        model = build_model(model_config(name, args.dim), graph)
-        model.train()
-        optimizers = [opt for opt in make_optimizer(model, config.optimizer, config.lr) if opt is not None]
-        set_learning_rate(optimizers, config.lr)
-        setups[name] = (model, optimizers)
-    train = graph.splits["train"]
-    generator = torch.Generator().manual_seed(0)
-    times: dict[str, list[float]] = {name: [] for name in MODELS}
-    names = list(MODELS)
-    for round_ in range(args.rounds):
-        block = [(train[torch.randint(train.shape[0], (config.batch_size,), generator=generator)],
-                  torch.randint(graph.num_entities, (config.num_negatives,), generator=generator))
-                 for _ in range(args.block)]
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            model, optimizers = setups[name]
-            for step, (pos, pool) in enumerate(block):
-                started = time.perf_counter()
-                one_step(model, optimizers, pos, pool, config)
-                if step >= 3:
-                    times[name].append(time.perf_counter() - started)
-    steps_per_epoch = -(-train.shape[0] // config.batch_size)
-    basic = statistics.median(times["basic"])
-    print(f"fisher2020 preset, d = {args.dim}, batch {config.batch_size}, {config.num_negatives} shared negatives; "
-          f"{args.rounds} interleaved blocks of {args.block} steps per model; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'model':34s} {'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}")
-    for name, (_, _, label) in MODELS.items():
-        step = statistics.median(times[name])
-        print(f"{label:34s} {step * 1e3:8.1f} {step / basic:7.2f}x {step * steps_per_epoch:8.1f}")
+    steps_per_epoch = -(-graph.splits["train"].shape[0] // config.batch_size)
+    print_table(f"fisher2020 preset, d = {args.dim}, batch {config.batch_size}, {config.num_negatives} shared "
+                f"negatives; {args.rounds} interleaved blocks of {args.block} steps per model",
+                f"{'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}",
+                step_times(graph, config, args.rounds, args.block, args.dim),
+                lambda step, ratio, _: f"{step * 1e3:8.1f} {ratio:7.2f}x {step * steps_per_epoch:8.1f}")
 
 
 if __name__ == "__main__":
