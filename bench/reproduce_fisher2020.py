@@ -113,6 +113,7 @@ def run_one(name: str, seed: int, graph, args: argparse.Namespace) -> dict:
     for attribute in ATTRIBUTES:
         measures = residual_measures(model, graph, attribute, folds=args.folds, seed=seed)
         row[f"difference_{attribute}"] = measures["difference"]
+        row[f"individual_{attribute}"] = measures["score_difference"]["individual_part"]
         row[f"accuracy_{attribute}"] = measures["accuracy"]
         row[f"most_frequent_{attribute}"] = measures["most_frequent_rate"]
     if ALL_MODELS[name][0] == "kl":
@@ -171,6 +172,15 @@ def summary(frame: pd.DataFrame, args: argparse.Namespace, wall: float) -> str:
             lines.append("| most frequent class | " + " | ".join(cells) + " |")
         for name in names:
             cells = [f"{_cell(by[name][f'{key}_{a}'])} / {_paper(paper_table.get(name, (None,) * len(ATTRIBUTES))[i])}" for i, a in enumerate(ATTRIBUTES)]
+            lines.append(f"| {ALL_MODELS[name][2]} | " + " | ".join(cells) + " |")
+    if any(f"individual_{a}" in frame for a in ATTRIBUTES):
+        lines += ["", "## Table 5, individual part (not in the paper)", "",
+                  "The part of the difference in scores that comes from each person's own scores, apart from each "
+                  "value's mean score over the people (which favours some values for everyone, whoever the person "
+                  "is); `kgcore.analysis.residual`.", "", "| model | " + " | ".join(ATTRIBUTES) + " |",
+                  "|---|" + "---|" * len(ATTRIBUTES)]
+        for name in names:
+            cells = [_cell(by[name][f"individual_{a}"]) if f"individual_{a}" in by[name] else "-" for a in ATTRIBUTES]
             lines.append(f"| {ALL_MODELS[name][2]} | " + " | ".join(cells) + " |")
     relation_columns = [c for c in frame.columns if c.startswith("relation_mrr::")]
     if relation_columns and {"kl", "kl_attr"} <= set(names):

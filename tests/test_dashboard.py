@@ -115,6 +115,8 @@ def test_every_page_on_the_builtin_default(runs_dir):
     first = load_run(selected[0])
     gap = score_difference(first.model, first.graph, "gender")
     assert details.loc["score gap"].iloc[0] == pytest.approx(gap["difference"], abs=5e-4)
+    assert (details.loc["score gap: shared"].iloc[0], details.loc["score gap: individual"].iloc[0]) == pytest.approx(
+        (gap["shared_part"], gap["individual_part"]), abs=5e-4)
     readable = attribute_classifier(first.model, first.graph, "gender")
     assert (details.loc["classifier accuracy"].iloc[0], details.loc["always-majority rate"].iloc[0]) == pytest.approx(
         (readable["accuracy"], readable["most_frequent_rate"]), abs=5e-4)

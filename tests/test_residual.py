@@ -3,13 +3,14 @@ keeps it (a clear score gap, a classifier far above the always-majority rate), a
 does not; the gap is the by-hand difference of ``score_triples``; the CLI carries the numbers."""
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from kgcore.analysis.residual import attribute_classifier, residual_measures, score_difference
+from kgcore.analysis.residual import attribute_classifier, residual_measures, residual_people, score_difference
 from kgcore.cli import main
 from kgcore.commands.bias import _residual_lines
 from kgcore.data.datasets import DataSource
@@ -109,6 +110,34 @@ def test_difference_is_the_by_hand_difference_of_triple_scores(basic):
     two = score_difference(model, graph, "group", top=2)
     assert two["values"] == table.value_labels[:2] and two["left_out_outside_top"] == int(table.counts()[2])
     assert two["difference"] == pytest.approx(_by_hand(model, graph, "group", top=2), rel=1e-6)
+
+
+def test_difference_splits_into_a_shared_and_an_individual_part(basic):
+    """The shared part comes from each value's mean score over the people, the individual part from each person's
+    departure from it: they add up to the difference; people made identical keep only the shared part; for
+    dot-product TransE the shared part is the by-hand gap of the mean person's scores."""
+    graph, model = basic.graph, copy.deepcopy(basic.model)
+    for attribute in ("gender", "group"):
+        gap = score_difference(model, graph, attribute)
+        assert gap["shared_part"] + gap["individual_part"] == pytest.approx(gap["difference"], rel=1e-9)
+        assert abs(gap["individual_part"]) > 0.1 * abs(gap["difference"]), gap  # trained people carry their value
+    people = residual_people(model, graph, "gender")[1]
+    with torch.no_grad():
+        model.entity.weight[people] = model.entity.weight[people].mean(0)
+    alike = score_difference(model, graph, "gender")
+    assert alike["individual_part"] == pytest.approx(0.0, abs=1e-9)
+    assert alike["shared_part"] == pytest.approx(alike["difference"], rel=1e-9)
+
+    dot = untrained_model(graph, interaction="transe-dot")
+    table, people, held = residual_people(dot, graph, "gender")[:3]
+    with torch.no_grad():
+        mean_person = dot.entity_vectors(people).mean(0)
+        values = dot.entity_vectors(table.value_ids[:2])
+        dot.relation.weight[table.relation_id] += 2 * (values[0] - values[1])  # tilt the relation to one value
+        mean_scores = (values @ (mean_person + dot.relation_vector(table.relation_id, "cpu").reshape(-1))).double()
+    by_hand = torch.where(held[:, 0], 1.0, -1.0).double().mul(mean_scores[0] - mean_scores[1]).mean()
+    assert abs(float(by_hand)) > 1e-3
+    assert score_difference(dot, graph, "gender")["shared_part"] == pytest.approx(float(by_hand), rel=1e-4)
 
 
 def test_several_recorded_values_average_their_scores():

@@ -49,7 +49,9 @@ for run in runs:
         except Exception as exc:  # noqa: BLE001 - one probe failing leaves the other numbers standing
             st.warning(f"Leakage probe for {run.label}: {exc}")
         try:
-            row["score gap"] = results.run_measure("score_difference", run, attribute)["difference"]
+            gap = results.run_measure("score_difference", run, attribute)
+            row["score gap"] = gap["difference"]
+            row["score gap: shared"], row["score gap: individual"] = gap.get("shared_part"), gap.get("individual_part")
             readable = results.run_measure("attribute_classifier", run, attribute)
             row["classifier accuracy"] = readable["accuracy"]
             row["always-majority rate"] = readable["most_frequent_rate"]
@@ -70,7 +72,8 @@ table["bias"] = table["bias"] * factor
 table["bias 95% interval"] = [f"{_fmt(lo * factor, '{:.2f}')} – {_fmt(hi * factor, '{:.2f}')}"
                               for lo, hi in zip(table.pop("ci_low"), table.pop("ci_high"))]
 table = table[[c for c in ("model", "run", "MRR", "Hits@10", "bias", "bias 95% interval", "leakage ROC-AUC",
-                           "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "classifier accuracy",
+                           "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "score gap: shared", "score gap: individual",
+                           "classifier accuracy",
                            "always-majority rate", "seconds per epoch") if c in table]]
 st.subheader("The table")
 table["model"] = [f"{m} · {r}" if len(set(table["model"])) < len(table) else m
@@ -108,7 +111,9 @@ with st.expander("All numbers (technical names)"):
         f"for each {attribute} value.\n"
         f"- **score gap**: how much higher the model scores a person's recorded {attribute} than the other values "
         "(debiasing paper, Table 5; raw scores, so compare runs with the same score function); 0: it cannot tell "
-        "them apart.\n"
+        "them apart. It is the sum of a **shared** part, from each value's mean score over the people (the model "
+        "favouring some values for everyone, whoever the person is), and an **individual** part, from how each "
+        "person's scores depart from those means (what the person's own vector adds).\n"
         f"- **classifier accuracy**: how often a small network (one hidden layer of 300 units) guesses {attribute} "
         "from the vectors (debiasing paper, Table 6; 5 stratified folds); read it against the **always-majority "
         "rate**, the accuracy of always answering the most common value.")

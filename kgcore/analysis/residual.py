@@ -15,6 +15,13 @@ averaged over people, in the model's raw score units (S(v, r_a, j) for attribute
 A model that has kept the attribute scores the true value clearly higher (d > 0); a model that cannot tell
 gives d near 0. Raw scores make the number comparable only between models with the same score function.
 
+The difference splits exactly into two parts (``shared_part`` + ``individual_part``). Each value's score has a
+mean over the people measured, mu_v = mean_j S(j, r_a, v): the model's tilt towards some values for everyone.
+The *shared part* is d computed from those means alone, mean_j [mu(true_j) - mean mu(false_j)]: it is not zero
+when the model scores the majority value higher for everyone, and it tells nothing about any one person. The
+*individual part* is d computed from each person's departure from the means, S(j, r_a, v) - mu_v: what a
+person's own embedding adds about their value, the part a debiasing method aims to remove from the people.
+
 **Classifier accuracy** (``attribute_classifier``, Table 6). A feed-forward network with one hidden layer of
 300 ReLU units and a softmax output, trained with cross-entropy (scikit-learn's ``MLPClassifier``) to
 predict the person's value from their embedding alone, with stratified k-fold cross-validation. Its mean
@@ -126,7 +133,8 @@ def score_difference(model: KGEModel, graph: KnowledgeGraph, attribute: str = "g
     """Table 5's difference in scores (module docstring): mean over people of S(true) - mean S(false).
 
     Returns ``difference`` (the mean), ``difference_std`` (its spread over people), ``true_score`` and
-    ``false_score`` (the two means it is the difference of), ``people`` (people averaged over), ``several_values``
+    ``false_score`` (the two means it is the difference of), ``shared_part`` and ``individual_part`` (its two
+    parts, module docstring), ``people`` (people averaged over), ``several_values``
     (of them, people with more than one recorded top-M value), ``left_out_outside_top`` and
     ``left_out_all_held``, ``values`` and ``value_counts`` (the top-M values and their people among those
     averaged over), ``top``, ``reversed``, ``definition`` and ``seconds``."""
@@ -139,9 +147,14 @@ def score_difference(model: KGEModel, graph: KnowledgeGraph, attribute: str = "g
                       "no false value is left to compare with.")
     scores = value_scores(model, person_ids, table, table.value_ids[:held.shape[1]])
     truth = held.double()
-    true_score = (scores * truth).sum(1) / truth.sum(1)
-    false_score = (scores * (1 - truth)).sum(1) / (1 - truth).sum(1)
+
+    def true_minus_false(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (values * truth).sum(1) / truth.sum(1), (values * (1 - truth)).sum(1) / (1 - truth).sum(1)
+
+    true_score, false_score = true_minus_false(scores)
     difference = true_score - false_score
+    shared_true, shared_false = true_minus_false(scores.mean(0, keepdim=True).expand_as(scores))
+    shared = shared_true - shared_false
     return {
         "attribute": attribute,
         "measure": "difference in scores",
@@ -149,6 +162,8 @@ def score_difference(model: KGEModel, graph: KnowledgeGraph, attribute: str = "g
         "difference_std": float(difference.std()) if len(difference) > 1 else 0.0,
         "true_score": float(true_score.mean()),
         "false_score": float(false_score.mean()),
+        "shared_part": float(shared.mean()),
+        "individual_part": float((difference - shared).mean()),
         "people": int(len(person_ids)),
         "several_values": int((held.sum(1) > 1).sum()),
         "left_out_outside_top": outside,

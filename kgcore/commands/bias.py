@@ -202,6 +202,8 @@ def _residual_lines(residual: dict[str, dict] | None) -> list[str]:
         "values": r["values"],
         "people": r["people"],
         "score gap (true - other)": r["difference"],
+        "shared": r["score_difference"]["shared_part"],
+        "individual": r["score_difference"]["individual_part"],
         "classifier accuracy": r["accuracy"],
         "always-majority rate": r["most_frequent_rate"],
     } for name, r in measured.items()])
@@ -210,7 +212,10 @@ def _residual_lines(residual: dict[str, dict] | None) -> list[str]:
     heading = (f"What is left of each attribute (debiasing paper, Tables 5-6; people with the value in training, "
                f"top {top} values, no attribute vectors):")
     legend = (f"Score gap: the model's raw score of a person's true value minus the mean score of the other values, "
-              f"averaged over people (0: the model cannot tell them apart). Classifier accuracy: {folds}-fold "
+              f"averaged over people (0: the model cannot tell them apart), and its two parts: shared, from each value's mean "
+              f"score over the people (the model's tilt towards some values for everyone, the same whoever the person "
+              f"is), and individual, from how each person's scores depart from those means (what their own embedding "
+              f"adds). Classifier accuracy: {folds}-fold "
               f"cross-validated, a network with one hidden layer of 300 ReLU units reading the value from the "
               f"embedding alone, beside the accuracy of always answering the most common value.")
     return ["", heading, frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"), *notes,
