@@ -72,9 +72,9 @@ table["bias"] = table["bias"] * factor
 table["bias 95% interval"] = [f"{_fmt(lo * factor, '{:.2f}')} – {_fmt(hi * factor, '{:.2f}')}"
                               for lo, hi in zip(table.pop("ci_low"), table.pop("ci_high"))]
 table = table[[c for c in ("model", "run", "MRR", "Hits@10", "bias", "bias 95% interval", "leakage ROC-AUC",
-                           "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "score gap: shared", "score gap: individual",
-                           "classifier accuracy",
-                           "always-majority rate", "seconds per epoch") if c in table]]
+                           "leakage balanced acc.", "own prediction ROC-AUC", "score gap", "score gap: shared",
+                           "score gap: individual", "classifier accuracy", "always-majority rate",
+                           "seconds per epoch") if c in table]]
 st.subheader("The table")
 table["model"] = [f"{m} · {r}" if len(set(table["model"])) < len(table) else m
                   for m, r in zip(table["model"], table["run"])]

@@ -20,7 +20,8 @@ mean over the people measured, mu_v = mean_j S(j, r_a, v): the model's tilt towa
 The *shared part* is d computed from those means alone, mean_j [mu(true_j) - mean mu(false_j)]: it is not zero
 when the model scores the majority value higher for everyone, and it tells nothing about any one person. The
 *individual part* is d computed from each person's departure from the means, S(j, r_a, v) - mu_v: what a
-person's own embedding adds about their value, the part a debiasing method aims to remove from the people.
+person's own embedding adds about their value beyond what the model assumes of everyone. The paper reports
+only the sum; a uniform KL target asks for both parts to vanish.
 
 **Classifier accuracy** (``attribute_classifier``, Table 6). A feed-forward network with one hidden layer of
 300 ReLU units and a softmax output, trained with cross-entropy (scikit-learn's ``MLPClassifier``) to

@@ -211,13 +211,13 @@ def _residual_lines(residual: dict[str, dict] | None) -> list[str]:
     top, folds = first["score_difference"]["top"], first["classifier"]["folds"]
     heading = (f"What is left of each attribute (debiasing paper, Tables 5-6; people with the value in training, "
                f"top {top} values, no attribute vectors):")
-    legend = (f"Score gap: the model's raw score of a person's true value minus the mean score of the other values, "
-              f"averaged over people (0: the model cannot tell them apart), and its two parts: shared, from each value's mean "
-              f"score over the people (the model's tilt towards some values for everyone, the same whoever the person "
-              f"is), and individual, from how each person's scores depart from those means (what their own embedding "
-              f"adds). Classifier accuracy: {folds}-fold "
-              f"cross-validated, a network with one hidden layer of 300 ReLU units reading the value from the "
-              f"embedding alone, beside the accuracy of always answering the most common value.")
+    legend = ("Score gap: the model's raw score of a person's true value minus the mean score of the other values, "
+              "averaged over people (0: the model cannot tell them apart), and its two parts: shared, from each "
+              "value's mean score over the people (the model's tilt towards some values for everyone, whoever the "
+              "person is), and individual, from how each person's scores depart from those means (what their own "
+              f"embedding adds). Classifier accuracy: {folds}-fold cross-validated, a network with one hidden layer "
+              "of 300 ReLU units reading the value from the embedding alone, beside the accuracy of always answering "
+              "the most common value.")
     return ["", heading, frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"), *notes,
             textwrap.fill(legend, width=100)]
 
