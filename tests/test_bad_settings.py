@@ -109,6 +109,7 @@ TRAIN_CASES = [  # (flags beside a valid training, what the one line says)
     (["--eval-every", "-1"], "eval_every"),
     (["--patience", "-1"], "patience"),
     (["--negatives", "0"], "num_negatives"),
+    (["--negative-mode", "shared", "--negatives", "4", "--batch-negatives", "5"], "batch_negatives"),
     (["--seed", "-1"], "seed must be between 0"),
     (["--warmup-epochs", "inf"], "warmup_epochs must be a finite number"),
     (["--device", "tpu"], "device must be auto, cpu, cuda or cuda:N"),

@@ -159,6 +159,8 @@ def test_margin_loss_is_zero_once_every_negative_is_a_margin_below():
     ({"negative_mode": "pool"}, "negative mode must be one of corrupt, shared \\(got 'pool'\\)"),
     ({"negative_mode": "shared", "filtered_negatives": True}, "only supported with negative_mode='corrupt'"),
     ({"num_negatives": 0}, "num_negatives .* must be between 1 and"),
+    ({"negative_mode": "shared", "num_negatives": 8, "batch_negatives": 9}, "batch_negatives .* between 0 and 8"),
+    ({"batch_negatives": 1}, "batch_negatives .* needs negative_mode 'shared'"),
     ({"lr": 0.0}, "learning rate must be above 0"),
 ])
 def test_train_config_refuses_what_the_loop_cannot_do(options, message):

@@ -121,6 +121,40 @@ def test_shared_negatives_score_one_pool_per_batch_as_heads_and_tails_and_train(
     assert mrr > 5 * untrained, (mrr, untrained)
 
 
+def test_batch_negatives_take_part_of_the_pool_from_the_batch(toy_graph):
+    """batch_negatives: that many of each pool are the batch's own heads and tails (half each, heads first),
+    the rest uniform; an entity frequent among the batch's tails comes up in the pool as often; 0 leaves the
+    pools (and so the seeded training) exactly as before."""
+    pools: list[tuple[torch.Tensor, torch.Tensor]] = []
+    model = untrained_model(toy_graph)
+    original = model.score_against_pool
+
+    def recording(pos, pool):
+        pools.append((pos.clone(), pool.clone()))
+        return original(pos, pool)
+
+    model.score_against_pool = recording
+    config = train_config(epochs=2, loss="softmax", negative_mode="shared", num_negatives=32, batch_negatives=10)
+    train(model, toy_graph, config, progress=False)
+    for pos, pool in pools:
+        assert pool.shape == (32,)
+        heads, tails = pool[:5], pool[5:10]
+        assert bool(torch.isin(heads, pos[:, 0]).all()) and bool(torch.isin(tails, pos[:, 2]).all())
+    # Drawn in proportion to the batch: the batch's most common tail fills its share of the tail slots.
+    tails = torch.cat([pos[:, 2] for pos, _ in pools])
+    top = torch.mode(tails).values
+    share_in_batches = float((tails == top).float().mean())
+    share_in_pools = float(torch.cat([pool[5:10] for _, pool in pools]).eq(top).float().mean())
+    assert share_in_pools == pytest.approx(share_in_batches, abs=0.1), (share_in_pools, share_in_batches)
+    # batch_negatives 0 draws exactly the uniform pools of before.
+    from kgcore.training.loop import negative_pool
+
+    generator = torch.Generator().manual_seed(5)
+    plain = negative_pool(pools[0][0], toy_graph.num_entities, train_config(negative_mode="shared", num_negatives=32),
+                          generator)
+    assert torch.equal(plain, torch.randint(toy_graph.num_entities, (32,), generator=torch.Generator().manual_seed(5)))
+
+
 def _dense_graph() -> KnowledgeGraph:
     """12 entities, two relations, about half of all possible triples true: a corruption is often true."""
     rng = random.Random(0)

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--negative-mode", choices=NEGATIVE_MODES, default="corrupt",
                      help="corrupt: a corrupted head or tail per positive; shared: one pool of --negatives "
                           "entities per batch, scored as heads and tails of every positive")
+    opt.add_argument("--batch-negatives", type=int, default=0, metavar="B",
+                     help="with --negative-mode shared: B of the pool's entities drawn from the batch's own heads "
+                          "and tails (PyTorch-BigGraph's batch negatives), the rest uniformly")
     opt.add_argument("--filtered-negatives", action="store_true",
                      help="redraw negatives that are known true training triples")
     opt.add_argument("--adversarial-temperature", type=float, default=1.0, help="alpha of nssa")
@@ -95,7 +98,8 @@ def _checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpa
 
 
 PRESET_FLAGS = {"interaction": "interaction", "dim": "dim", "loss": "loss", "negative_mode": "negative_mode",
-                "num_negatives": "negatives", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
+                "num_negatives": "negatives", "batch_negatives": "batch_negatives", "batch_size": "batch_size",
+                "optimizer": "optimizer", "lr": "lr",
                 "warmup_epochs": "warmup_epochs", "epochs": "epochs"}
 
 
@@ -159,7 +163,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, loss=args.loss,
         margin=args.margin, num_negatives=args.negatives, negative_mode=args.negative_mode,
-        filtered_negatives=args.filtered_negatives,
+        batch_negatives=args.batch_negatives, filtered_negatives=args.filtered_negatives,
         adversarial_temperature=args.adversarial_temperature, seed=args.seed, eval_every=args.eval_every,
         patience=args.patience, device=args.device, withheld_relations=args.withhold,
         warmup_epochs=args.warmup_epochs,

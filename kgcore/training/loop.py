@@ -33,6 +33,20 @@ OPTIMIZERS = ("adam", "sgd", "adagrad")
 NEGATIVE_MODES = ("corrupt", "shared")
 
 
+def negative_pool(pos: torch.Tensor, num_entities: int, config: "TrainConfig",
+                  generator: torch.Generator) -> torch.Tensor:
+    """The shared negatives of one batch: ``config.batch_negatives`` of the batch's own heads and tails (half
+    each, heads taking the odd one), drawn with replacement, then uniformly drawn entities up to
+    ``config.num_negatives``."""
+    uniform = torch.randint(num_entities, (config.num_negatives - config.batch_negatives,), generator=generator)
+    if not config.batch_negatives:
+        return uniform
+    heads = (config.batch_negatives + 1) // 2
+    picks = torch.randint(pos.shape[0], (config.batch_negatives,), generator=generator)
+    from_batch = torch.cat([pos[picks[:heads], 0], pos[picks[heads:], 2]])
+    return torch.cat([from_batch, uniform])
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 50
@@ -47,6 +61,11 @@ class TrainConfig:
     # of num_negatives entities per batch, scored as heads and tails of every positive. Pools of
     # hundreds of negatives then cost a matrix product instead of a gather per negative.
     negative_mode: str = "corrupt"
+    # With negative_mode "shared": this many of the pool's entities are drawn from the batch's own heads and
+    # tails (half each), the rest uniformly, as PyTorch-BigGraph's batch negatives. An entity then comes up as
+    # a negative about as often as it comes up in triples, so the loss also contrasts a frequent value (the
+    # majority gender) with the others instead of letting the model score it high for everyone. 0: all uniform.
+    batch_negatives: int = 0
     filtered_negatives: bool = False
     adversarial_temperature: float = 1.0
     seed: int = 0
@@ -218,7 +237,7 @@ def train(
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             if config.negative_mode == "shared":
-                pool = torch.randint(graph.num_entities, (config.num_negatives,), generator=generator).to(device)
+                pool = negative_pool(pos, graph.num_entities, config, generator).to(device)
                 pos = pos.to(device)
                 pos_scores, neg_scores = model.score_against_pool(pos, pool)
                 mask = None

@@ -72,6 +72,11 @@ def check_train_settings(config: Any, losses: tuple[str, ...], optimizers: tuple
     whole_number("epochs", config.epochs, 1, 10**6)
     whole_number("batch_size", config.batch_size, 1)
     whole_number("num_negatives (negatives per positive)", config.num_negatives, 1, 10**6)
+    whole_number("batch_negatives (negatives drawn from the batch)", config.batch_negatives, 0,
+                 config.num_negatives)
+    if config.batch_negatives and config.negative_mode != "shared":
+        raise KGError("batch_negatives takes part of the shared pool from the batch; it needs negative_mode "
+                      "'shared' (--negative-mode shared).")
     finite_number("learning rate", config.lr, 0.0, strictly_above=True)
     finite_number("margin", config.margin, 0.0)
     finite_number("adversarial temperature", config.adversarial_temperature, 0.0)
