@@ -7,7 +7,8 @@ One invocation (driven from kgcore's venv) does, per round:
   ``convert_input_data`` (what ``torchbiggraph_import_from_tsv`` runs) into a temporary folder; one
   entity type with 1 partition, 1 machine, ``workers`` = the cores; TransE with dot product
   (``operator: translation``, ``comparator: dot``), ``dimension: 200``, ``loss_fn: softmax``,
-  ``num_uniform_negs: 1000``, ``num_batch_negs: 0``, ``batch_size: 1000``, ``lr: 0.1`` (PBG's Adagrad),
+  ``num_uniform_negs: 750``, ``num_batch_negs: 250`` (the preset's 1000 negatives, 250 from the batch;
+  ``--batch-negatives`` sets both engines), ``batch_size: 1000``, ``lr: 0.1`` (PBG's Adagrad),
   ``global_emb: false``, ``eval_fraction: 0`` (PBG's default withholds 5 % of the training edges),
   no ``max_norm``. Each epoch is timed from PBG's "Starting epoch" log line to the end of its training
   pass (edge loading included, checkpoint writing not); the final embeddings are exported and ranked
@@ -29,13 +30,15 @@ What cannot be matched (PBG 1.0.0 has no option for it), printed with the result
 * warm-up: the preset (and the paper, Sec. 5.2) warms the learning rate up linearly over the first
   epoch; PBG's config has no warm-up or schedule option (``lr`` and ``relation_lr`` only). Pass
   ``--kgcore-flag=--warmup-epochs --kgcore-flag=0`` to drop kgcore's warm-up for an exact match.
-* relation vectors: matched. PBG's dynamic-relation mode (the only one its filtered evaluator supports,
-  and its own FB15k example's) learns two translations per relation, <h + r_lhs, t'> for corrupted tails
-  and <h', t + r_rhs> for corrupted heads; the preset's ``transe-dot-reciprocal`` does the same.
-* negatives: PBG draws 1000 uniform heads and another 1000 uniform tails per batch and sums two
-  softmax losses (positive vs heads, positive vs tails); kgcore draws one pool of 1000 scored as heads
-  and as tails, also in two softmaxes (averaged, which AdaGrad's scaling makes equivalent to a sum).
-  Neither excludes a negative that happens to equal the positive.
+* relation vectors: PBG's dynamic-relation mode (the only one its filtered evaluator supports, and its
+  own FB15k example's) learns two translations per relation, <h + r_lhs, t'> for corrupted tails and
+  <h', t + r_rhs> for corrupted heads; the preset has the paper's one (eq. 1).
+  ``--kgcore-flag=--interaction --kgcore-flag=transe-dot-reciprocal`` matches PBG's.
+* negatives: PBG draws its uniform heads and, separately, uniform tails per batch chunk, takes its batch
+  negatives from the other positives' heads (or tails) in the chunk, and sums two softmax losses
+  (positive vs heads, positive vs tails); kgcore draws one pool, its batch share half heads and half
+  tails of the batch, scored as heads and as tails, also in two softmaxes (averaged, which AdaGrad's
+  scaling makes equivalent to a sum). Neither excludes a negative that happens to equal the positive.
 * optimiser: PBG updates entity rows with its RowAdagrad (one accumulator per row, the mean squared
   gradient); kgcore's Adagrad keeps one accumulator per coordinate. Relations: plain Adagrad in both.
 * initialisation: matched (entities N(0, 1e-3^2), translations 0).
@@ -82,6 +85,14 @@ if not DEFAULT_DATA.is_dir():
     DEFAULT_DATA = REPO.parent / "shared" / "data" / "fb15k-237"
 DEFAULT_PBG_PYTHON = os.environ.get("PBG_PYTHON", "/work/pbg-venv/bin/python")
 SPLITS = ("train", "valid", "test")
+NEGATIVES = 1000  # the preset's, per batch of 1000
+
+
+def preset_batch_negatives() -> int:
+    sys.path.insert(0, str(REPO))
+    from kgcore.training.presets import FISHER2020
+
+    return int(FISHER2020.train.get("batch_negatives", 0))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -94,7 +105,8 @@ def run_pbg(args, work: Path, round_no: int) -> dict:
     command = [args.pbg_python, str(Path(__file__).resolve().with_name("pbg_timed_worker.py")), "--work", str(work),
                "--data-dir", str(args.data_dir), "--checkpoint", str(checkpoint), "--epochs", str(args.epochs),
                "--workers", str(args.workers), "--hogwild-delay", str(args.hogwild_delay),
-               "--seed", str(args.seed + round_no), "--export", str(export)]
+               "--seed", str(args.seed + round_no), "--export", str(export),
+               "--uniform-negs", str(NEGATIVES - args.batch_negatives), "--batch-negs", str(args.batch_negatives)]
     if args.pbg_own_eval:
         command.append("--own-eval")
     log = work / f"pbg_round{round_no}.log"
@@ -115,7 +127,8 @@ def run_kgcore(args, work: Path, round_no: int) -> dict:
 
     out = work / f"kgcore_round{round_no}"
     command = [sys.executable, "-m", "kgcore", "train", "--dataset", "fb15k237", "--preset", "fisher2020", "--epochs", str(args.epochs), "--seed", str(args.seed + round_no),
-               "--device", "cpu", "--out", str(out), "--overwrite", "--quiet", *args.kgcore_flag]
+               "--batch-negatives", str(args.batch_negatives), "--device", "cpu", "--out", str(out), "--overwrite",
+               "--quiet", *args.kgcore_flag]
     log = work / f"kgcore_round{round_no}.log"
     started = time.perf_counter()
     with log.open("w") as err:
@@ -230,7 +243,9 @@ def report(args, rounds: list[dict], meta: dict) -> str:
         add(f"  PBG's own FilteredRankingEvaluator, all test: MRR {median([o['mrr'] for o in own]):.4f} "
             f"(ties counted against the positive; {own[0]['seconds']:.0f} s)")
     add("")
-    add("settings: both TransE with dot product, d 200, softmax over 1000 uniform negatives shared by a batch of 1000,")
+    batch_negatives = getattr(args, "batch_negatives", 0)  # saved runs before the option drew none
+    add(f"settings: both TransE with dot product, d 200, softmax over {NEGATIVES} negatives ({batch_negatives} from the "
+        f"batch) shared by a batch of 1000,")
     add("Adagrad lr 0.1, entities unconstrained; ranking of both by kgcore.training.evaluate (filtered with train+valid+test,")
     add("ties counted half). Not matched (PBG 1.0.0 has no such option or does it differently):")
     warmup = rounds[0]["kgcore"]["train_config"].get("warmup_epochs")
@@ -238,8 +253,11 @@ def report(args, rounds: list[dict], meta: dict) -> str:
         add(f"  - warm-up: kgcore's lr rises linearly over the first {warmup:g} epoch(s) (the paper's Sec. 5.2); PBG has none.")
     else:
         add("  - warm-up: none in either (kgcore's dropped with --warmup-epochs 0; the paper has one, PBG cannot).")
-    add("  - negatives: PBG 1000 heads + another 1000 tails per batch; kgcore one pool of 1000 as heads and as tails")
-    add("    (both: a softmax per side; relations: a head-side and a tail-side translation each, matched).")
+    add(f"  - negatives: PBG {NEGATIVES} heads + another {NEGATIVES} tails per batch, its batch negatives from one side;")
+    add(f"    kgcore one pool of {NEGATIVES} as heads and as tails, its batch share half heads, half tails (both: a softmax per side).")
+    reciprocal = "transe-dot-reciprocal" in rounds[0]["kgcore"]["model_config"].get("interaction", "")
+    add("  - relations: a head-side and a tail-side translation each in both (kgcore --interaction transe-dot-reciprocal)."
+        if reciprocal else "  - relations: PBG a head-side and a tail-side translation each; kgcore one (the paper's eq. 1).")
     add("  - optimiser: PBG's RowAdagrad (one accumulator per entity row) vs kgcore's per-coordinate Adagrad.")
     add("  - init: the same (PBG N(0, 1e-3) entities, zero translations; kgcore does so for TransE with dot product).")
     add(f"  - parallelism: PBG {args.workers} Hogwild! processes x 1 thread (first epoch: others start "
@@ -261,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hogwild-delay", type=float, default=2.0, help="PBG's hogwild_delay (its default)")
     parser.add_argument("--kgcore-flag", action="append", default=[], metavar="FLAG",
                         help="extra flag for `kgcore train` (repeat; e.g. --kgcore-flag=--warmup-epochs --kgcore-flag=0)")
+    parser.add_argument("--batch-negatives", type=int, default=preset_batch_negatives(),
+                        help=f"of the {NEGATIVES} negatives, how many both engines take from the batch "
+                             "(the preset's by default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pbg-own-eval", action="store_true", help="also run PBG's own filtered evaluator")
     parser.add_argument("--work-dir", type=Path, help="keep the converted data, checkpoints and runs here "

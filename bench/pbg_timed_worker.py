@@ -24,6 +24,8 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--export", type=Path, required=True)
     parser.add_argument("--own-eval", action="store_true")
+    parser.add_argument("--uniform-negs", type=int, default=1000)
+    parser.add_argument("--batch-negs", type=int, default=0)
     args = parser.parse_args(argv)
 
     import logging
@@ -41,8 +43,8 @@ def run(argv: list[str]) -> int:
 
     setup_logging()
     config = ConfigSchema.from_dict(pbg_worker.single_partition_config(
-        args.work, args.checkpoint, "translation", args.dim, bias=False, num_uniform_negs=1000, batch_size=1000,
-        lr=0.1, num_epochs=args.epochs, workers=args.workers, num_machines=1, hogwild_delay=args.hogwild_delay))
+        args.work, args.checkpoint, "translation", args.dim, bias=False, num_uniform_negs=args.uniform_negs,
+        num_batch_negs=args.batch_negs, batch_size=1000, lr=0.1, num_epochs=args.epochs, workers=args.workers, num_machines=1, hogwild_delay=args.hogwild_delay))
     set_logging_verbosity(config.verbose)
     subprocess_init = SubprocessInitializer()
     subprocess_init.register(setup_logging, config.verbose)

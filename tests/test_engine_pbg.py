@@ -46,8 +46,12 @@ def test_config_carries_kgcores_options_and_loads_as_pbgs_config_file(tmp_path):
     assert (loaded["dimension"], loaded["num_epochs"], loaded["batch_size"], loaded["num_uniform_negs"]) == (12, 3, 64, 7)
     assert (loaded["loss_fn"], loaded["margin"], loaded["max_norm"], loaded["comparator"]) == ("ranking", 2.0, 1.0, "dot")
     assert loaded["relations"][0]["operator"] == "translation" and loaded["dynamic_relations"] is True
+    assert loaded["num_batch_negs"] == 0
     with pytest.raises(SpecError, match="Adagrad"):
         pbg_config(model, TrainConfig(optimizer="adam"), tmp_path)
+    shared = pbg_config(model, TrainConfig(optimizer="adagrad", negative_mode="shared", num_negatives=100,
+                                           batch_negatives=30), tmp_path)
+    assert (shared["num_uniform_negs"], shared["num_batch_negs"]) == (70, 30)  # the same 100, 30 from the batch
 
 
 @pytest.mark.parametrize("change, message", [

@@ -142,6 +142,15 @@ def test_preset_sets_the_papers_setting_and_flags_win(toy_dir, tmp_path, capsys)
     assert (train_["loss"], train_["negative_mode"], train_["optimizer"], train_["lr"], train_["warmup_epochs"]) == \
         ("softmax", "shared", "adagrad", 0.1, 1.0)
     assert (train_["epochs"], train_["batch_size"], train_["num_negatives"]) == (2, 256, 64)  # the flags given
+    assert train_["batch_negatives"] == 16  # the preset's quarter of the pool, of the pool given
+    corrupt = tmp_path / "corrupt"
+    assert main(["train", "--data-dir", str(toy_dir), *SPEC_ARGS, "--preset", "fisher2020", "--epochs", "1",
+                 "--dim", "8", "--negative-mode", "corrupt", "--quiet", "--out", str(corrupt)]) == 0
+    assert json.loads((corrupt / "config.json").read_text())["train"]["batch_negatives"] == 0  # no shared pool
+    capsys.readouterr()
+    assert main(["train", "--data-dir", str(toy_dir), *SPEC_ARGS, "--preset", "fisher2020", "--epochs", "1",
+                 "--negatives", "64", "--batch-negatives", "250", "--quiet", "--out", str(tmp_path / "no")]) == 2
+    assert "between 0 and 64 (got 250)" in capsys.readouterr().err  # a number given is kept, and checked
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["without_sensitive"] and "hits@50" in metrics["test"]
     assert FISHER2020.model_options("kl", ["gender", "religion"]) == {"kl_weight": {"*": 100.0, "gender": 1.0}}

@@ -115,8 +115,19 @@ def _with_preset(parser: argparse.ArgumentParser, args: argparse.Namespace, argv
         defaults["no_entity_norm"] = True
     if chosen.without_sensitive:
         defaults["without_sensitive"] = True
+    defaults["batch_negatives"] = None  # unless given: the preset's share of the pool drawn (below)
     parser.set_defaults(**defaults)
-    return parser.parse_args(argv[argv.index("train") + 1:] if argv and "train" in argv else argv)
+    args = parser.parse_args(argv[argv.index("train") + 1:] if argv and "train" in argv else argv)
+    if args.batch_negatives is None:
+        args.batch_negatives = preset_batch_negatives(args.negative_mode, args.negatives, chosen.train)
+    return args
+
+
+def preset_batch_negatives(negative_mode: str, negatives: int, train: dict) -> int:
+    """The preset's batch negatives for the pool actually drawn: the same share of ``--negatives`` when that
+    is changed, none when the negatives are not a shared pool (they come from the batch only in one)."""
+    share = train.get("batch_negatives", 0) / train["num_negatives"] if "num_negatives" in train else 0
+    return round(share * negatives) if negative_mode == "shared" else 0
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

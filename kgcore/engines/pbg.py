@@ -3,8 +3,8 @@
 kgcore's options become a PBG config (``pbg_config``): one entity type in one partition, dynamic relations
 with the ``translation`` operator and the ``dot`` comparator, which is what kgcore's ``transe-dot-reciprocal``
 interaction scores exactly (``kgcore.imports.pbg``); ``--dim``, ``--epochs``, ``--batch-size``, ``--lr``,
-``--negatives`` (uniform negatives) and the loss (margin -> ranking with ``--margin``, softplus -> logistic,
-softmax -> softmax) carry over, and entity norms are capped at 1 (PBG's ``max_norm``) unless
+``--negatives`` (of which ``--batch-negatives`` become PBG's batch negatives and the rest its uniform ones) and
+the loss (margin -> ranking with ``--margin``, softplus -> logistic, softmax -> softmax) carry over, and entity norms are capped at 1 (PBG's ``max_norm``) unless
 ``--no-entity-norm``. PBG trains with Adagrad only, so ``--optimizer adagrad`` is required; options PBG has no
 counterpart for are refused in one line rather than dropped silently.
 
@@ -45,7 +45,7 @@ def check_pbg_options(model_config: "ModelConfig", train_config: "TrainConfig") 
         raise SpecError("--engine pbg trains the Basic model (--model transe, no --debias); debiasing runs in kgcore.")
     if model_config.interaction != INTERACTION:
         raise SpecError(f"--engine pbg trains PBG's translation operator with the dot comparator, kgcore's "
-                        f"--interaction {INTERACTION} (as in --preset fisher2020), not {model_config.interaction}.")
+                        f"--interaction {INTERACTION} (one translation per side of each relation), not {model_config.interaction}.")
     if train_config.loss not in PBG_LOSSES:
         raise SpecError(f"--engine pbg takes --loss {', '.join(PBG_LOSSES)} (PBG's ranking, logistic, softmax), "
                         f"not {train_config.loss}.")
@@ -68,7 +68,8 @@ def pbg_config(model_config: "ModelConfig", train_config: "TrainConfig", work: P
         relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": "translation"}],
         dynamic_relations=True, dimension=model_config.dim, global_emb=False, comparator="dot",
         max_norm=1.0 if model_config.entity_norm else None, loss_fn=PBG_LOSSES[train_config.loss],
-        margin=train_config.margin, num_uniform_negs=train_config.num_negatives, num_batch_negs=0,
+        margin=train_config.margin, num_uniform_negs=train_config.num_negatives - train_config.batch_negatives,
+        num_batch_negs=train_config.batch_negatives,
         batch_size=train_config.batch_size, lr=train_config.lr, num_epochs=train_config.epochs,
         eval_fraction=0.0, workers=1, verbose=0,
     )

@@ -33,7 +33,7 @@ def single_partition_config(work: Path, checkpoint: Path, operator: str, dim: in
                 checkpoint_path=str(checkpoint), entities={"all": {"num_partitions": 1}},
                 relations=[{"name": "all_edges", "lhs": "all", "rhs": "all", "operator": operator}],
                 dynamic_relations=True, dimension=dim, global_emb=False, comparator="dot", loss_fn="softmax",
-                num_batch_negs=0, eval_fraction=0.0, verbose=0, **settings)
+                **{"num_batch_negs": 0, "eval_fraction": 0.0, "verbose": 0, **settings})
 
 
 def seed_everything(seed: int) -> None:

@@ -76,7 +76,7 @@ def check_train_settings(config: Any, losses: tuple[str, ...], optimizers: tuple
                  config.num_negatives)
     if config.batch_negatives and config.negative_mode != "shared":
         raise KGError("batch_negatives takes part of the shared pool from the batch; it needs negative_mode "
-                      "'shared' (--negative-mode shared).")
+                      "'shared' (--negative-mode shared); set it to 0 (--batch-negatives 0) for other modes.")
     finite_number("learning rate", config.lr, 0.0, strictly_above=True)
     finite_number("margin", config.margin, 0.0)
     finite_number("adversarial temperature", config.adversarial_temperature, 0.0)
