@@ -26,7 +26,8 @@ import torch
 
 from kgcore.data.datasets import DataSource
 from kgcore.models import build_model
-from kgcore.training.loop import TrainConfig, make_optimizer, seed_everything, set_learning_rate, train
+from kgcore.training.loop import (TrainConfig, make_optimizer, negative_pool, seed_everything, set_learning_rate,
+                                  train)
 from kgcore.training.losses import ranking_loss
 from kgcore.training.presets import FISHER2020
 
@@ -78,9 +79,9 @@ def step_times(graph, config: TrainConfig, rounds: int, block_size: int, dim: in
     generator = torch.Generator().manual_seed(0)
     times: dict[str, list[float]] = {name: [] for name in MODELS}
     for round_ in range(rounds):
-        block = [(train_triples[torch.randint(train_triples.shape[0], (config.batch_size,), generator=generator)],
-                  torch.randint(graph.num_entities, (config.num_negatives,), generator=generator))
-                 for _ in range(block_size)]
+        batches = [train_triples[torch.randint(train_triples.shape[0], (config.batch_size,), generator=generator)]
+                   for _ in range(block_size)]
+        block = [(pos, negative_pool(pos, graph.num_entities, config, generator)) for pos in batches]
         for name in rotation(round_):
             model, optimizers = setups[name]
             for step, (pos, pool) in enumerate(block):
@@ -123,7 +124,7 @@ def main() -> None:
     config = TrainConfig(**{**FISHER2020.train, "epochs": 1})
     steps_per_epoch = -(-graph.splits["train"].shape[0] // config.batch_size)
     print_table(f"fisher2020 preset, d = {args.dim}, batch {config.batch_size}, {config.num_negatives} shared "
-                f"negatives; {args.rounds} interleaved blocks of {args.block} steps per model",
+                f"negatives ({config.batch_negatives} from the batch); {args.rounds} interleaved blocks of {args.block} steps per model",
                 f"{'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}",
                 step_times(graph, config, args.rounds, args.block, args.dim),
                 lambda step, ratio, _: f"{step * 1e3:8.1f} {ratio:7.2f}x {step * steps_per_epoch:8.1f}")

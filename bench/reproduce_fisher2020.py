@@ -110,7 +110,8 @@ def run_one(name: str, seed: int, graph, args: argparse.Namespace) -> dict:
                             "batch_negatives": args.batch_negatives})
     started = time.perf_counter()
     result = train(model, graph, config, progress=False)
-    row = {"model": name, "seed": seed, "epochs": args.epochs, "dim": args.dim, "train_seconds": time.perf_counter() - started,
+    row = {"model": name, "seed": seed, "epochs": args.epochs, "dim": args.dim, "batch_negatives": args.batch_negatives,
+           "train_seconds": time.perf_counter() - started,
            "seconds_per_epoch": statistics.median(r.seconds for r in result.history)}
     metrics = evaluate(model, graph, "test", without_sensitive=True)
     row.update({key: metrics[key] for key in ("mrr", "hits@1", "hits@10", "hits@50")})
@@ -186,7 +187,7 @@ def summary(frame: pd.DataFrame, args: argparse.Namespace, wall: float) -> str:
                   "is); `kgcore.analysis.residual`.", "", "| model | " + " | ".join(ATTRIBUTES) + " |",
                   "|---|" + "---|" * len(ATTRIBUTES)]
         for name in names:
-            cells = [_cell(by[name][f"individual_{a}"]) if f"individual_{a}" in by[name] else "-" for a in ATTRIBUTES]
+            cells = [_cell(by[name][f"individual_{a}"]) for a in ATTRIBUTES]  # NaN (older runs): "-"
             lines.append(f"| {ALL_MODELS[name][2]} | " + " | ".join(cells) + " |")
     relation_columns = [c for c in frame.columns if c.startswith("relation_mrr::")]
     if relation_columns and {"kl", "kl_attr"} <= set(names):
@@ -212,10 +213,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     graph = DataSource(dataset="fb15k237", data_dir=args.data_dir).load()
-    # Runs already in --out's runs.csv (same epochs and dimension) are kept and not trained again.
+    # Runs already in --out's runs.csv (same epochs, dimension and batch negatives) are kept, not trained again.
     previous = pd.read_csv(out / "runs.csv") if (out / "runs.csv").exists() else pd.DataFrame()
     if len(previous) and "dim" in previous:
-        previous = previous[(previous["epochs"] == args.epochs) & (previous["dim"] == args.dim)]
+        batch_negatives = previous["batch_negatives"] if "batch_negatives" in previous else 0  # older files: none
+        previous = previous[(previous["epochs"] == args.epochs) & (previous["dim"] == args.dim)
+                            & (batch_negatives == args.batch_negatives)]
     rows = previous.to_dict("records") if "dim" in previous else []
     done = {(row["model"], int(row["seed"])) for row in rows}
     for seed in range(args.seeds):
