@@ -135,8 +135,8 @@ def test_train_page_trains_bose_with_the_librarys_default_weight(runs_dir, toy_w
     assert model["options"]["gamma"] == FISHER2020.options["bose"]["gamma"] and model["options"]["d_steps"] == 2
     assert model["interaction"] == "distmult"
     train_settings = json.loads((folder / "config.json").read_text())["train"]
-    assert (train_settings["loss"], train_settings["optimizer"], train_settings["num_negatives"]) == \
-        ("softmax", "adagrad", 1000)
+    assert (train_settings["loss"], train_settings["optimizer"], train_settings["num_negatives"],
+            train_settings["batch_negatives"]) == ("softmax", "adagrad", 1000, FISHER2020.train["batch_negatives"])
     assert json.loads((folder / "metrics.json").read_text())["test"]["without_sensitive"]
     history = pd.read_csv(folder / "history.csv")
     assert len(history) == 2 and {"adversary", "disc_loss_gender"} <= set(history.columns)

@@ -108,9 +108,10 @@ if graph is not None:
     setting = st.radio("Setting", ["fisher2020", "classic"], horizontal=True, key="train_setting",
                        format_func={"fisher2020": "The papers' setting (Fisher et al. 2020)",
                                     "classic": "Classic TransE (L1 distance, margin loss, Adam)"}.get,
-                       help="The papers' setting: TransE with a dot product, each true fact against 1,000 random "
-                            "ones, AdaGrad, and link prediction measured without the sensitive facts. Classic: the "
-                            "setting of the original TransE paper.")
+                       help="The papers' setting: TransE with a dot product, each true fact against 1,000 others (a "
+                            "quarter of them taken from the same batch of facts, so common values are contrasted as "
+                            "often as they occur), AdaGrad, and link prediction measured without the sensitive facts. "
+                            "Classic: the setting of the original TransE paper.")
     preset = PRESETS["fisher2020"] if setting == "fisher2020" else None
     with st.form("train_form"):
         model_name = st.radio("Model", available, format_func=model_label,
