@@ -67,6 +67,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated subset of {', '.join(ALL_MODELS)} (default: the paper's five)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start at this seed instead (to share seeds out between processes writing to separate "
+                             "--out folders; their runs.csv files concatenate)")
     parser.add_argument("--epochs", type=int, default=int(FISHER2020.train["epochs"]))
     parser.add_argument("--dim", type=int, default=int(FISHER2020.model["dim"]))
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the attribute classifier")
@@ -111,7 +114,7 @@ def run_one(name: str, seed: int, graph, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     result = train(model, graph, config, progress=False)
     row = {"model": name, "seed": seed, "epochs": args.epochs, "dim": args.dim, "batch_negatives": args.batch_negatives,
-           "train_seconds": time.perf_counter() - started,
+           "threads": torch.get_num_threads(), "train_seconds": time.perf_counter() - started,
            "seconds_per_epoch": statistics.median(r.seconds for r in result.history)}
     metrics = evaluate(model, graph, "test", without_sensitive=True)
     row.update({key: metrics[key] for key in ("mrr", "hits@1", "hits@10", "hits@50")})
@@ -143,6 +146,8 @@ def _paper(value, digits: int = 3) -> str:
 def summary(frame: pd.DataFrame, args: argparse.Namespace, wall: float) -> str:
     names = [n for n in ALL_MODELS if n in set(frame["model"])]
     by = {name: frame[frame["model"] == name] for name in names}
+    threads = (", ".join(str(int(n)) for n in sorted(set(frame["threads"].dropna()))) if "threads" in frame
+               else "not recorded") or "not recorded"
     lines = [f"# The debiasing paper's tables on FB15k-237 (preset fisher2020, d = {args.dim}, {args.epochs} epochs, "
              f"seeds {', '.join(str(s) for s in sorted(set(frame['seed'])))})", "",
              "Ours: FB15k-237, mean ± std over seeds; the paper: FB15K, as published (../shared/reference/papers.md). "
@@ -153,7 +158,8 @@ def summary(frame: pd.DataFrame, args: argparse.Namespace, wall: float) -> str:
              + (f"The KL term moves {args.kl_moves}. " if args.kl_moves else "")
              + (f"{args.batch_negatives} of the 1000 shared negatives drawn from the batch's heads and tails. "
                 if args.batch_negatives else "")
-             + f"Wall time {wall / 60:.1f} min; machine: {torch.get_num_threads()} threads, torch {torch.__version__}.", ""]
+             + f"Training {frame['train_seconds'].sum() / 60:.0f} min summed over the runs (this invocation {wall / 60:.1f} "
+             f"min); torch threads per run: {threads}; torch {torch.__version__}.", ""]
     basic_epoch = by["basic"]["seconds_per_epoch"].median() if "basic" in by else None
     lines += ["## Table 3: seconds per epoch", "", "| model | ours | ours / Basic | paper | paper / Basic |",
               "|---|---|---|---|---|"]
@@ -221,7 +227,7 @@ def main() -> None:
                             & (batch_negatives == args.batch_negatives)]
     rows = previous.to_dict("records") if "dim" in previous else []
     done = {(row["model"], int(row["seed"])) for row in rows}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in names:
             if (name, seed) in done:
                 continue
