@@ -161,8 +161,13 @@ def summary(frame: pd.DataFrame, args: argparse.Namespace, wall: float) -> str:
              + f"Training {frame['train_seconds'].sum() / 60:.0f} min summed over the runs (this invocation {wall / 60:.1f} "
              f"min); torch threads per run: {threads}; torch {torch.__version__}.", ""]
     basic_epoch = by["basic"]["seconds_per_epoch"].median() if "basic" in by else None
-    lines += ["## Table 3: seconds per epoch", "", "| model | ours | ours / Basic | paper | paper / Basic |",
-              "|---|---|---|---|---|"]
+    lines += ["## Table 3: seconds per epoch", ""]
+    if "threads" in frame and frame["threads"].nunique() > 1:
+        lines += ["Not comparable between models: the runs used different numbers of torch threads (per model: "
+                  + "; ".join(f"{ALL_MODELS[n][2]} {', '.join(str(int(t)) for t in sorted(set(by[n]['threads'].dropna())))}"
+                              for n in names)
+                  + "). `bench/fisher2020_speed.py` times them side by side.", ""]
+    lines += ["| model | ours | ours / Basic | paper | paper / Basic |", "|---|---|---|---|---|"]
     for name in names:
         ours = by[name]["seconds_per_epoch"].median()
         paper = PAPER_TABLE_3_4.get(name, (None,))[0]
