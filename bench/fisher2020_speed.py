@@ -124,7 +124,8 @@ def main() -> None:
     config = TrainConfig(**{**FISHER2020.train, "epochs": 1})
     steps_per_epoch = -(-graph.splits["train"].shape[0] // config.batch_size)
     print_table(f"fisher2020 preset, d = {args.dim}, batch {config.batch_size}, {config.num_negatives} shared "
-                f"negatives ({config.batch_negatives} from the batch); {args.rounds} interleaved blocks of {args.block} steps per model",
+                f"negatives ({config.batch_negatives} from the batch); {args.rounds} interleaved blocks of "
+                f"{args.block} steps per model",
                 f"{'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}",
                 step_times(graph, config, args.rounds, args.block, args.dim),
                 lambda step, ratio, _: f"{step * 1e3:8.1f} {ratio:7.2f}x {step * steps_per_epoch:8.1f}")

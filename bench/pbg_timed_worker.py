@@ -44,7 +44,8 @@ def run(argv: list[str]) -> int:
     setup_logging()
     config = ConfigSchema.from_dict(pbg_worker.single_partition_config(
         args.work, args.checkpoint, "translation", args.dim, bias=False, num_uniform_negs=args.uniform_negs,
-        num_batch_negs=args.batch_negs, batch_size=1000, lr=0.1, num_epochs=args.epochs, workers=args.workers, num_machines=1, hogwild_delay=args.hogwild_delay))
+        num_batch_negs=args.batch_negs, batch_size=1000, lr=0.1, num_epochs=args.epochs, workers=args.workers,
+        num_machines=1, hogwild_delay=args.hogwild_delay))
     set_logging_verbosity(config.verbose)
     subprocess_init = SubprocessInitializer()
     subprocess_init.register(setup_logging, config.verbose)

@@ -4,9 +4,10 @@ kgcore's options become a PBG config (``pbg_config``): one entity type in one pa
 with the ``translation`` operator and the ``dot`` comparator, which is what kgcore's ``transe-dot-reciprocal``
 interaction scores exactly (``kgcore.imports.pbg``); ``--dim``, ``--epochs``, ``--batch-size``, ``--lr``,
 ``--negatives`` (of which ``--batch-negatives`` become PBG's batch negatives and the rest its uniform ones) and
-the loss (margin -> ranking with ``--margin``, softplus -> logistic, softmax -> softmax) carry over, and entity norms are capped at 1 (PBG's ``max_norm``) unless
-``--no-entity-norm``. PBG trains with Adagrad only, so ``--optimizer adagrad`` is required; options PBG has no
-counterpart for are refused in one line rather than dropped silently.
+the loss (margin -> ranking with ``--margin``, softplus -> logistic, softmax -> softmax) carry over, and entity
+norms are capped at 1 (PBG's ``max_norm``) unless ``--no-entity-norm``. PBG trains with Adagrad only, so
+``--optimizer adagrad`` is required; options PBG has no counterpart for are refused in one line rather than
+dropped silently.
 
 The graph's splits are written as TSV files, the config as ``pbg_config.py`` (``get_torchbiggraph_config()``,
 the file PBG's own launcher ``torchbiggraph_train`` takes), and PBG runs
@@ -45,7 +46,8 @@ def check_pbg_options(model_config: "ModelConfig", train_config: "TrainConfig") 
         raise SpecError("--engine pbg trains the Basic model (--model transe, no --debias); debiasing runs in kgcore.")
     if model_config.interaction != INTERACTION:
         raise SpecError(f"--engine pbg trains PBG's translation operator with the dot comparator, kgcore's "
-                        f"--interaction {INTERACTION} (one translation per side of each relation), not {model_config.interaction}.")
+                        f"--interaction {INTERACTION} (one translation per side of each relation), "
+                        f"not {model_config.interaction}.")
     if train_config.loss not in PBG_LOSSES:
         raise SpecError(f"--engine pbg takes --loss {', '.join(PBG_LOSSES)} (PBG's ranking, logistic, softmax), "
                         f"not {train_config.loss}.")

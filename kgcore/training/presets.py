@@ -7,8 +7,9 @@ first epoch, 50 epochs. Choices where the text is silent, said once here: the ne
 1000 entities shared by a batch of 1000 positives and scored as heads and as tails of each
 (PyTorch-BigGraph, their engine, shares negatives within batch chunks) in one softmax per positive; 250 of
 the pool are the batch's own heads and tails and the rest uniform draws (PyTorch-BigGraph's batch negatives,
-at five times its default share: values then come up as negatives as often as in triples, so the loss no
-longer rewards scoring the most frequent value high for everyone; 50 was too few for that); the
+at five times its default share: a value then comes up as a negative in proportion to how often it is a
+head or tail, so the loss no longer rewards scoring the most frequent value high for everyone; 50 was too
+few for that); the
 score is eq. 1's, one translation per relation (PyTorch-BigGraph's dynamic relations keep one per side, which
 ``--interaction transe-dot-reciprocal`` follows: better link prediction, but the KL term with the paper's
 weights then removes far less, see the README); entity vectors are unconstrained (PyTorch-BigGraph's
