@@ -85,14 +85,17 @@ if not DEFAULT_DATA.is_dir():
     DEFAULT_DATA = REPO.parent / "shared" / "data" / "fb15k-237"
 DEFAULT_PBG_PYTHON = os.environ.get("PBG_PYTHON", "/work/pbg-venv/bin/python")
 SPLITS = ("train", "valid", "test")
-NEGATIVES = 1000  # the preset's, per batch of 1000
 
 
-def preset_batch_negatives() -> int:
+def preset_negatives() -> tuple[int, int]:
+    """The preset's shared negatives per batch, and how many of them come from the batch."""
     sys.path.insert(0, str(REPO))
     from kgcore.training.presets import FISHER2020
 
-    return int(FISHER2020.train.get("batch_negatives", 0))
+    return int(FISHER2020.train["num_negatives"]), int(FISHER2020.train.get("batch_negatives", 0))
+
+
+NEGATIVES, BATCH_NEGATIVES = preset_negatives()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hogwild-delay", type=float, default=2.0, help="PBG's hogwild_delay (its default)")
     parser.add_argument("--kgcore-flag", action="append", default=[], metavar="FLAG",
                         help="extra flag for `kgcore train` (repeat; e.g. --kgcore-flag=--warmup-epochs --kgcore-flag=0)")
-    parser.add_argument("--batch-negatives", type=int, default=preset_batch_negatives(),
+    parser.add_argument("--batch-negatives", type=int, default=BATCH_NEGATIVES,
                         help=f"of the {NEGATIVES} negatives, how many both engines take from the batch "
                              "(the preset's by default)")
     parser.add_argument("--seed", type=int, default=0)
