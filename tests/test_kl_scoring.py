@@ -9,9 +9,12 @@ import torch
 
 from kgcore.training.loop import TrainConfig
 
-from .debias_worlds import PROFESSIONS, held_out_world, two_attribute_graph
+from kgcore.data.graph import KnowledgeGraph
+from kgcore.data.spec import Attribute, DatasetSpec
+
+from .debias_worlds import PROFESSIONS, held_out_splits, held_out_world, two_attribute_graph
 from .factories import untrained_model
-from .synthetic import GENDER, PROFESSION
+from .synthetic import GENDER, GROUP, PROFESSION, group_triples
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +22,20 @@ def world(tmp_path_factory):
     return held_out_world(tmp_path_factory.mktemp("kl-scoring"))
 
 
+@pytest.mark.parametrize("attributes", [1, 2])
 @pytest.mark.parametrize("interaction", ["transe-dot", "distmult", "transe-dot-reciprocal"])
-def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction):
+def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction, attributes):
     """For scores affine in the head, the hooks add the attribute vectors' own scores instead of scoring the
-    moved heads again: the training loss and every gradient are the same either way."""
-    _, graph, _ = world
-    model = untrained_model(graph, "kl", 16, interaction=interaction, debias=["gender"],
-                            options={"whitelist": [[PROFESSION, "nun"], ["friend_of", "*"], [PROFESSION, "nurse"]]})
+    moved heads again: the training loss and every gradient are the same either way. With two attributes,
+    professions and relations whitelist different ones (and a relation one, its tails another)."""
+    if attributes == 1:
+        graph, debias = world[1], ["gender"]
+        whitelist = [[PROFESSION, "nun"], ["friend_of", "*"], [PROFESSION, "nurse"]]
+    else:
+        graph, debias = two_attribute_graph(120), ["gender", "group"]
+        whitelist = [[PROFESSION, "nun", "gender"], [PROFESSION, "nurse"], [PROFESSION, "banker", "group"],
+                     ["friend_of", "*", "group"], ["friend_of", "person3", "gender"]]
+    model = untrained_model(graph, "kl", 16, interaction=interaction, debias=debias, options={"whitelist": whitelist})
     with torch.no_grad():
         for table in (model.entity.weight, model.relation.weight, model.attribute_vectors):
             table.normal_()
@@ -50,6 +60,32 @@ def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction):
         torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-4)
     assert float(added[3].abs().sum()) > 0
     torch.testing.assert_close(added[3], rescored[3], rtol=1e-4, atol=1e-4)
+
+
+def test_attribute_offsets_sum_the_vectors_of_every_value_held():
+    """Each person's offset from each attribute is the sum of the vectors of the values they hold, also for
+    people with two values of an attribute or none; entities that are not people get zero."""
+    splits, _ = held_out_splits(120, extra=group_triples(120, {p: "north" for p in PROFESSIONS}, loyalty=0.5)
+                                + [("south", GROUP, "person1"), ("north", GROUP, "person1"), ("south", GROUP, "person2")])
+    spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
+                       target=PROFESSION)
+    graph = KnowledgeGraph(splits, spec=spec)
+    model = untrained_model(graph, "kl", 8, interaction="transe-dot", debias=["gender", "group"],
+                            options={"whitelist": [["friend_of", "*"]]})
+    with torch.no_grad():
+        model.attribute_vectors.normal_()
+    ids = torch.arange(graph.num_entities)
+    expected = []
+    for k, table in enumerate(graph.attribute_table(a.name) for a in model.attributes):
+        held = torch.zeros(graph.num_entities, table.value_ids.numel())  # one vector per value of the table
+        held[table.person_ids] = table.membership.float()
+        expected.append(held @ model.attribute_vectors.detach().split(model.attribute_vector_sizes)[k])
+    group = graph.attribute_table("group")
+    assert int(group.membership[group.person_ids == graph.entity_to_id["person1"]].sum()) == 2
+    with torch.no_grad():
+        offsets = model.attribute_offsets(ids)
+    torch.testing.assert_close(offsets, torch.stack(expected, 1))
+    assert float(offsets[graph.entity_to_id["nun"]].abs().sum()) == 0
 
 
 @pytest.mark.parametrize("p_norm", [1, 2])

@@ -198,21 +198,30 @@ class AttributeVectors:
                 + cand_ids.index_select(0, named).unsqueeze(0))  # [rows, named]
         found_at = torch.searchsorted(self.pair_key, keys).clamp_max_(self.pair_key.numel() - 1)
         row_idx, named_idx = (self.pair_key[found_at] == keys).nonzero(as_tuple=True)
-        b_idx, cols = rows.index_select(0, row_idx), named.index_select(0, named_idx)
         extra = (self.pair_attributes.index_select(0, found_at[row_idx, named_idx])
-                 & ~self.relation_star.index_select(0, r.index_select(0, b_idx)))
+                 & ~self.relation_star.index_select(0, r.index_select(0, rows.index_select(0, row_idx))))
         keep = extra.any(1).nonzero(as_tuple=True)[0]
         if keep.numel() == 0:
             return scores
-        b_idx, cols, extra = b_idx.index_select(0, keep), cols.index_select(0, keep), extra.index_select(0, keep)
-        relation = relation.expand(head.shape[0], -1).index_select(0, b_idx)
+        row_idx, named_idx, extra = (x.index_select(0, keep) for x in (row_idx, named_idx, extra))
+        b_idx, cols = rows.index_select(0, row_idx), named.index_select(0, named_idx)
+        relation = relation.expand(head.shape[0], -1)
+        shift = self.interaction.offset_relation(relation.index_select(0, rows))
+        if shift is not None:  # a score affine in the head: add the offsets' own scores, linear in the offsets
+            # Each row's offset from each attribute alone against the named candidates in one product (a row
+            # has several entries); every entry then sums the columns of its extra attributes.
+            per_attribute = self.attribute_offsets(h.index_select(0, rows))  # [rows, A, D]
+            n_attr = per_attribute.shape[1]
+            gains = self.interaction.score_tails(per_attribute.reshape(-1, per_attribute.shape[2]),
+                                                 shift.repeat_interleave(n_attr, 0),
+                                                 candidate_vectors.index_select(0, named))
+            gains = gains.reshape(rows.shape[0], n_attr, -1)[row_idx, :, named_idx]  # [entries, A]
+            gain = (gains * extra.to(gains.dtype)).sum(1)
+            return scores.index_put_((b_idx, cols), gain.to(scores.dtype), accumulate=True)
         offsets = self.person_offsets(h.index_select(0, b_idx), extra)
         candidates = candidate_vectors.index_select(0, cols)
-        shift = self.interaction.offset_relation(relation)
-        if shift is not None:  # a score affine in the head: add the offsets' own scores
-            gain = self.interaction.score(offsets, shift, candidates)
-            return scores.index_put_((b_idx, cols), gain.to(scores.dtype), accumulate=True)
-        fresh = self.interaction.score(head.index_select(0, b_idx) + offsets, relation, candidates)
+        fresh = self.interaction.score(head.index_select(0, b_idx) + offsets, relation.index_select(0, b_idx),
+                                       candidates)
         return scores.index_put_((b_idx, cols), fresh.to(scores.dtype))
 
     def adjust_head_scores(self, scores: torch.Tensor, r: torch.Tensor, t: torch.Tensor,
@@ -235,11 +244,16 @@ class AttributeVectors:
         relation = relation.expand(tail.shape[0], -1)
         shift = self.interaction.offset_relation(relation.index_select(0, rows))
         if shift is not None:  # a score affine in the head: each attribute's offsets add scores of their own
-            gains = self.interaction.score_heads(shift, tail.index_select(0, rows),
-                                                 per_attribute.reshape(-1, per_attribute.shape[2]))  # [R, C * A]
-            applied = applies.index_select(0, rows).unsqueeze(1).to(gains.dtype)
-            gain = (gains.reshape(rows.shape[0], -1, applies.shape[1]) * applied).sum(2)
-            return scores.index_put_((rows.unsqueeze(1), cols.unsqueeze(0)), gain.to(scores.dtype), accumulate=True)
+            # One product per attribute, over the rows it applies to alone (a row seldom applies several).
+            applied, tail = applies.index_select(0, rows), tail.index_select(0, rows)
+            offsets = per_attribute.unbind(1)  # one gradient for all of them, not one per attribute
+            for a in applied.any(0).nonzero(as_tuple=True)[0].tolist():
+                chosen = applied[:, a].nonzero(as_tuple=True)[0]
+                gain = self.interaction.score_heads(shift.index_select(0, chosen), tail.index_select(0, chosen),
+                                                    offsets[a])  # [rows of a, C]
+                scores = scores.index_put_((rows.index_select(0, chosen).unsqueeze(1), cols.unsqueeze(0)),
+                                           gain.to(scores.dtype), accumulate=True)
+            return scores
         base = candidate_vectors[cols]  # [C, D]
         # Rows sharing their set of attributes share their candidates' vectors (the set as a bit code).
         bits = 1 << torch.arange(applies.shape[1], device=scores.device)
