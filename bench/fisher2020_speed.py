@@ -48,28 +48,28 @@ def one_step(model, optimizers, pos: torch.Tensor, pool: torch.Tensor, config: T
         opt.step()
 
 
-def rotation(round_: int) -> list[str]:
+def rotation(round_: int, names: list[str]) -> list[str]:
     """The models in the order they run in this round: each round starts one model later."""
-    names = list(MODELS)
     return names[round_ % len(names):] + names[:round_ % len(names)]
 
 
-def whole_epochs(graph, rounds: int, dim: int) -> dict[str, list[float]]:
+def whole_epochs(graph, rounds: int, dim: int, names: list[str]) -> dict[str, list[float]]:
     """Seconds of one training epoch per model and round, each a fresh model trained by the training loop."""
-    times: dict[str, list[float]] = {name: [] for name in MODELS}
+    times: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
-        for name in rotation(round_):
+        for name in rotation(round_, names):
             config = TrainConfig(**{**FISHER2020.train, "epochs": 1, "eval_every": 0, "seed": round_})
             result = train(build_model(model_config(name, dim), graph), graph, config, progress=False)
             times[name].append(result.history[-1].seconds)
     return times
 
 
-def step_times(graph, config: TrainConfig, rounds: int, block_size: int, dim: int) -> dict[str, list[float]]:
+def step_times(graph, config: TrainConfig, rounds: int, block_size: int, dim: int,
+               names: list[str]) -> dict[str, list[float]]:
     """Seconds of each timed training step per model: interleaved blocks of the same batches."""
     seed_everything(0)
     setups = {}
-    for name in MODELS:
+    for name in names:
         model = build_model(model_config(name, dim), graph)
         model.train()
         optimizers = [opt for opt in make_optimizer(model, config.optimizer, config.lr) if opt is not None]
@@ -77,12 +77,12 @@ def step_times(graph, config: TrainConfig, rounds: int, block_size: int, dim: in
         setups[name] = (model, optimizers)
     train_triples = graph.splits["train"]
     generator = torch.Generator().manual_seed(0)
-    times: dict[str, list[float]] = {name: [] for name in MODELS}
+    times: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
         batches = [train_triples[torch.randint(train_triples.shape[0], (config.batch_size,), generator=generator)]
                    for _ in range(block_size)]
         block = [(pos, negative_pool(pos, graph.num_entities, config, generator)) for pos in batches]
-        for name in rotation(round_):
+        for name in rotation(round_, names):
             model, optimizers = setups[name]
             for step, (pos, pool) in enumerate(block):
                 started = time.perf_counter()
@@ -99,6 +99,8 @@ def print_table(title: str, columns: str, times: dict[str, list[float]], cells) 
     print(f"{title}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'model':34s} {columns}")
     for name, (_, _, label) in MODELS.items():
+        if name not in times:
+            continue
         median = statistics.median(times[name])
         print(f"{label:34s} {cells(median, median / basic, times[name])}")
 
@@ -110,15 +112,21 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=20, help="steps per block (the first 3 of each untimed)")
     parser.add_argument("--dim", type=int, default=int(FISHER2020.model["dim"]))
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated subset (Basic always runs: the ratios are to it)")
     parser.add_argument("--whole-epochs", action="store_true", help="time whole epochs of the training loop")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    unknown = sorted(set(args.models.split(",")) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; the models: {', '.join(MODELS)}")
+    names = ["basic"] + [name for name in MODELS if name != "basic" and name in args.models.split(",")]
     graph = DataSource(dataset="fb15k237", data_dir=args.data_dir).load()
     if args.whole_epochs:
         print_table(f"fisher2020 preset, d = {args.dim}: whole epochs of the training loop on FB15k-237, "
                     f"{args.rounds} rounds, models in rotating order", f"{'s/epoch':>8s} {'x Basic':>8s}  each round",
-                    whole_epochs(graph, args.rounds, args.dim),
+                    whole_epochs(graph, args.rounds, args.dim, names),
                     lambda epoch, ratio, each: f"{epoch:8.2f} {ratio:7.2f}x  {' '.join(f'{t:.2f}' for t in each)}")
         return
     config = TrainConfig(**{**FISHER2020.train, "epochs": 1})
@@ -127,7 +135,7 @@ def main() -> None:
                 f"negatives ({config.batch_negatives} from the batch); {args.rounds} interleaved blocks of "
                 f"{args.block} steps per model",
                 f"{'ms/step':>8s} {'x Basic':>8s} {'s/epoch':>8s}",
-                step_times(graph, config, args.rounds, args.block, args.dim),
+                step_times(graph, config, args.rounds, args.block, args.dim, names),
                 lambda step, ratio, _: f"{step * 1e3:8.1f} {ratio:7.2f}x {step * steps_per_epoch:8.1f}")
 
 
