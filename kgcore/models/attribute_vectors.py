@@ -167,17 +167,18 @@ class AttributeVectors:
         offsets = self._head_offsets(h, [self.relation_star.index_select(0, r), self.whitelisted_attributes(r, t)])
         return (None, None) if offsets is None else (offsets[0], offsets[1])
 
-    def _head_offsets(self, heads: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor | None:
-        """For each mask [B, A] of attributes, each head's offset from those of its attributes: [len(masks), B,
-        D], zero for non-people; None when no head is a person with any attribute in any mask."""
+    def _head_offsets(self, heads: torch.Tensor, masks: list[torch.Tensor]) -> list[torch.Tensor] | None:
+        """For each mask [B, A] of attributes, each head's offset from those of its attributes: [B, D], zero for
+        non-people; None when no head is a person with any attribute in any mask."""
         rows = (torch.stack(masks).any(0).any(1) & (self.person_row.index_select(0, heads) >= 0)
                 ).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
             return None
         per_attribute = self.attribute_offsets(heads.index_select(0, rows))  # [n, A, D]
-        chosen = torch.stack([mask.index_select(0, rows) for mask in masks])  # [M, n, A]
-        offsets = (per_attribute.unsqueeze(0) * chosen.unsqueeze(3).to(per_attribute.dtype)).sum(2)  # [M, n, D]
-        return offsets.new_zeros((len(masks), heads.shape[0], offsets.shape[2])).index_copy(1, rows, offsets)
+        chosen = torch.stack([mask.index_select(0, rows) for mask in masks], 1).to(per_attribute.dtype)  # [n, M, A]
+        offsets = torch.bmm(chosen, per_attribute).unbind(1)  # M of [n, D]
+        # Scattered into zeros one mask at a time: their gradients are the rows' own, not whole [B, D] tables.
+        return [offset.new_zeros(heads.shape[0], offset.shape[1]).index_add(0, rows, offset) for offset in offsets]
 
     def adjust_tail_scores(self, scores: torch.Tensor, h: torch.Tensor, r: torch.Tensor,
                            candidates: torch.Tensor | None, head: torch.Tensor, relation: torch.Tensor,
