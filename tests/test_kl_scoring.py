@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgcore.training.loop import TrainConfig
-
 from kgcore.data.graph import KnowledgeGraph
 from kgcore.data.spec import Attribute, DatasetSpec
+from kgcore.training.loop import TrainConfig
 
 from .debias_worlds import PROFESSIONS, held_out_splits, held_out_world, two_attribute_graph
 from .factories import untrained_model
@@ -27,7 +26,7 @@ def world(tmp_path_factory):
 def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction, attributes):
     """For scores affine in the head, the hooks add the attribute vectors' own scores instead of scoring the
     moved heads again: the training loss and every gradient are the same either way. With two attributes,
-    professions and relations whitelist different ones (and a relation one, its tails another)."""
+    professions whitelist one, the other or both, and friend_of one for every tail and the other for one tail."""
     if attributes == 1:
         graph, debias = world[1], ["gender"]
         whitelist = [[PROFESSION, "nun"], ["friend_of", "*"], [PROFESSION, "nurse"]]
@@ -65,8 +64,8 @@ def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction, a
 def test_attribute_offsets_sum_the_vectors_of_every_value_held():
     """Each person's offset from each attribute is the sum of the vectors of the values they hold, also for
     people with two values of an attribute or none; entities that are not people get zero."""
-    splits, _ = held_out_splits(120, extra=group_triples(120, {p: "north" for p in PROFESSIONS}, loyalty=0.5)
-                                + [("south", GROUP, "person1"), ("north", GROUP, "person1"), ("south", GROUP, "person2")])
+    several = [("south", GROUP, "person1"), ("north", GROUP, "person1"), ("south", GROUP, "person2")]
+    splits, _ = held_out_splits(120, extra=group_triples(120, {p: "north" for p in PROFESSIONS}, loyalty=0.5) + several)
     spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
                        target=PROFESSION)
     graph = KnowledgeGraph(splits, spec=spec)
