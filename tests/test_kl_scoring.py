@@ -63,7 +63,8 @@ def test_attribute_vectors_added_as_scores_equal_rescoring(world, interaction, a
 
 def test_attribute_offsets_sum_the_vectors_of_every_value_held():
     """Each person's offset from each attribute is the sum of the vectors of the values they hold, also for
-    people with two values of an attribute or none; entities that are not people get zero."""
+    people with two values of an attribute or none; entities that are not people get zero. A person's whole
+    offset is the sum over the attributes that apply."""
     several = [("south", GROUP, "person1"), ("north", GROUP, "person1"), ("south", GROUP, "person2")]
     splits, _ = held_out_splits(120, extra=group_triples(120, {p: "north" for p in PROFESSIONS}, loyalty=0.5) + several)
     spec = DatasetSpec(name="toy2", attributes=(Attribute("gender", GENDER), Attribute("group", GROUP, reversed=True)),
@@ -83,8 +84,11 @@ def test_attribute_offsets_sum_the_vectors_of_every_value_held():
     assert int(group.membership[group.person_ids == graph.entity_to_id["person1"]].sum()) == 2
     with torch.no_grad():
         offsets = model.attribute_offsets(ids)
+        whole, group_only = model.person_offsets(ids), model.person_offsets(ids, torch.tensor([[False, True]]))
     torch.testing.assert_close(offsets, torch.stack(expected, 1))
     assert float(offsets[graph.entity_to_id["nun"]].abs().sum()) == 0
+    torch.testing.assert_close(whole, expected[0] + expected[1])
+    torch.testing.assert_close(group_only, expected[1])
 
 
 @pytest.mark.parametrize("p_norm", [1, 2])

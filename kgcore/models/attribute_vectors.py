@@ -63,7 +63,8 @@ class AttributeVectors:
         held_count = torch.zeros(membership.shape[0] + 1, len(tables), dtype=torch.long)  # row P: non-people, none
         held_count.index_put_((rows, value_attribute[columns]), torch.ones_like(rows), accumulate=True)
         start = held_count.sum(1).cumsum(0) - held_count.sum(1)
-        for name, value in (("held_start", start), ("held_count", held_count), ("held_column", columns)):
+        for name, value in (("held_start", start), ("held_count", held_count), ("held_column", columns),
+                            ("value_attribute", value_attribute)):
             self.register_buffer(name, value, persistent=False)
         n_attr = len(attributes)
         star = torch.zeros(n_attr, graph.num_relations, dtype=torch.bool)  # [A, R]: relation whitelisted for a
@@ -122,9 +123,9 @@ class AttributeVectors:
             hit |= self.pair_attributes.index_select(0, pos) & found.unsqueeze(1)
         return hit
 
-    def attribute_offsets(self, ids: torch.Tensor) -> torch.Tensor:
-        """Each person's offset from each attribute alone, the sum of the vectors of the values they hold
-        (zero for non-people): [B, A, D]. One bag per (person, attribute) of the person's entries."""
+    def _held(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The columns of the values each of ``ids`` holds, person after person and attribute after attribute
+        ([entries]), and how many each holds of each attribute ([B, A]; none for non-people)."""
         rows = self.person_row.index_select(0, ids)
         rows = torch.where(rows >= 0, rows, self.held_count.shape[0] - 1)  # non-people: the last row, empty
         counts = self.held_count.index_select(0, rows)  # [B, A]
@@ -132,17 +133,27 @@ class AttributeVectors:
         total = int(per_id.sum())
         entries = (torch.repeat_interleave(self.held_start.index_select(0, rows) - (per_id.cumsum(0) - per_id), per_id,
                                            output_size=total) + torch.arange(total, device=ids.device))
-        per_bag = counts.reshape(-1)
-        offsets = F.embedding_bag(self.held_column.index_select(0, entries), self.attribute_vectors,
-                                  per_bag.cumsum(0) - per_bag, mode="sum")
+        return self.held_column.index_select(0, entries), counts
+
+    @staticmethod
+    def _bag_sums(columns: torch.Tensor, per_bag: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Row sums of ``table`` over consecutive bags of ``columns``, ``per_bag`` entries each: [bags, width]."""
+        return F.embedding_bag(columns, table, per_bag.cumsum(0) - per_bag, mode="sum")
+
+    def attribute_offsets(self, ids: torch.Tensor) -> torch.Tensor:
+        """Each person's offset from each attribute alone, the sum of the vectors of the values they hold
+        (zero for non-people): [B, A, D]. One bag per (person, attribute) of the person's entries."""
+        columns, counts = self._held(ids)
+        offsets = self._bag_sums(columns, counts.reshape(-1), self.attribute_vectors)
         return offsets.reshape(ids.shape[0], counts.shape[1], self.attribute_vectors.shape[1])
 
     def person_offsets(self, ids: torch.Tensor, attributes: torch.Tensor | None = None) -> torch.Tensor:
         """The vectors added to each person's head: sum over the ``attributes`` [B, A] that apply (all by
         default) of the vectors of the values the person holds (zero for non-people): [B, D]."""
+        if attributes is None:  # one bag per person
+            columns, counts = self._held(ids)
+            return self._bag_sums(columns, counts.sum(1), self.attribute_vectors)
         per_attribute = self.attribute_offsets(ids)
-        if attributes is None:
-            return per_attribute.sum(1)
         return (per_attribute * attributes.unsqueeze(2).to(per_attribute.dtype)).sum(1)
 
     # ------------------------------------------------------------------ the score hooks
@@ -229,7 +240,8 @@ class AttributeVectors:
                            candidates: torch.Tensor | None, tail: torch.Tensor, relation: torch.Tensor,
                            candidate_vectors: torch.Tensor) -> torch.Tensor:
         """For (r_b, t_b) with whitelisted attributes, candidate heads that are people are scored as e_c + the
-        applicable attribute vectors: one score matrix per distinct set of attributes among the rows."""
+        applicable attribute vectors: for a score affine in the head, the value vectors' own scores summed per
+        candidate; otherwise one score matrix per distinct set of attributes among the rows."""
         if not self.whitelist:
             return scores
         applies = self.whitelisted_attributes(r, t)
@@ -241,20 +253,19 @@ class AttributeVectors:
         if cols.numel() == 0:
             return scores
         people = cand_ids.index_select(0, cols)
-        per_attribute = self.attribute_offsets(people)  # [C, A, D]
         relation = relation.expand(tail.shape[0], -1)
         shift = self.interaction.offset_relation(relation.index_select(0, rows))
-        if shift is not None:  # a score affine in the head: each attribute's offsets add scores of their own
-            # One product per attribute, over the rows it applies to alone (a row seldom applies several).
-            applied, tail = applies.index_select(0, rows), tail.index_select(0, rows)
-            offsets = per_attribute.unbind(1)  # one gradient for all of them, not one per attribute
-            for a in applied.any(0).nonzero(as_tuple=True)[0].tolist():
-                chosen = applied[:, a].nonzero(as_tuple=True)[0]
-                gain = self.interaction.score_heads(shift.index_select(0, chosen), tail.index_select(0, chosen),
-                                                    offsets[a])  # [rows of a, C]
-                scores = scores.index_put_((rows.index_select(0, chosen).unsqueeze(1), cols.unsqueeze(0)),
-                                           gain.to(scores.dtype), accumulate=True)
-            return scores
+        if shift is not None:  # a score affine in the head: each value's vector adds a score of its own
+            # Every value vector scored as a head of each row, zero where its attribute does not apply there;
+            # a candidate's gain is the sum over the values it holds: one bag per candidate of those scores.
+            per_value = self.interaction.score_heads(shift, tail.index_select(0, rows), self.attribute_vectors)
+            applied = applies.index_select(0, rows).index_select(1, self.value_attribute)  # [R, V]
+            per_value = per_value * applied.to(per_value.dtype)
+            columns, counts = self._held(people)
+            gain = self._bag_sums(columns, counts.sum(1), per_value.T.contiguous())  # [C, R]
+            return scores.index_put_((rows.unsqueeze(1), cols.unsqueeze(0)), gain.T.to(scores.dtype),
+                                     accumulate=True)
+        per_attribute = self.attribute_offsets(people)  # [C, A, D]
         base = candidate_vectors[cols]  # [C, D]
         # Rows sharing their set of attributes share their candidates' vectors (the set as a bit code).
         bits = 1 << torch.arange(applies.shape[1], device=scores.device)
