@@ -118,10 +118,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    unknown = sorted(set(args.models.split(",")) - set(MODELS))
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; the models: {', '.join(MODELS)}")
-    names = ["basic"] + [name for name in MODELS if name != "basic" and name in args.models.split(",")]
+    chosen = set(args.models.split(","))
+    if chosen - set(MODELS):
+        parser.error(f"unknown model(s) {', '.join(sorted(chosen - set(MODELS)))}; the models: {', '.join(MODELS)}")
+    names = ["basic"] + [name for name in MODELS if name != "basic" and name in chosen]
     graph = DataSource(dataset="fb15k237", data_dir=args.data_dir).load()
     if args.whole_epochs:
         print_table(f"fisher2020 preset, d = {args.dim}: whole epochs of the training loop on FB15k-237, "

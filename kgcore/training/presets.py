@@ -1,22 +1,20 @@
 """Named settings that reproduce a paper: model, training, per-model options and evaluation in one word.
 
 ``fisher2020`` is the setting both Fisher et al. papers trained with (``../shared/reference/papers.md``
-sections 1 and 3; Debiasing, Sec. 5.2): TransE with dot-product similarity, d = 200, each positive's
-softmax cross-entropy against 1000 negatives, AdaGrad with learning rate 0.1 warmed up linearly over the
-first epoch, 50 epochs. Choices where the text is silent, said once here: the negatives are one pool of
-1000 entities shared by a batch of 1000 positives and scored as heads and as tails of each
-(PyTorch-BigGraph, their engine, shares negatives within batch chunks) in one softmax per positive; 250 of
-the pool are the batch's own heads and tails and the rest uniform draws (PyTorch-BigGraph's batch negatives,
-at five times its default share: a value then comes up as a negative in proportion to how often it is a
-head or tail, so the loss no longer rewards scoring the most frequent value high for everyone; 50 was too
-few for that); the
-score is eq. 1's, one translation per relation (PyTorch-BigGraph's dynamic relations keep one per side, which
-``--interaction transe-dot-reciprocal`` follows: better link prediction, but the KL term with the paper's
-weights then removes far less, see the README); entity vectors are unconstrained (PyTorch-BigGraph's
-default); and the sensitive relations' triples are left out of valid and test as in
-their "(filtered)" datasets. KL weights are the paper's FB15K ones (gender 1; religion, ethnicity,
-nationality 100); Bose & Hamilton's filters run with gamma 10 (what the debiasing paper ran) and five
-discriminator steps per batch (their FB15k-237 script).
+sections 1 and 3; Debiasing, Sec. 5.2): TransE with dot-product similarity, d = 200, each positive's softmax
+cross-entropy against 1000 negatives, AdaGrad with learning rate 0.1 warmed up linearly over the first epoch,
+50 epochs. Choices where the text is silent, said once here: the negatives are one pool of 1000 entities
+shared by a batch of 1000 positives and scored as heads and as tails of each (PyTorch-BigGraph, their engine,
+shares negatives within batch chunks) in one softmax per positive; 250 of the pool are the batch's own heads
+and tails and the rest uniform draws (PyTorch-BigGraph's batch negatives, at five times its default share: a
+value then comes up as a negative in proportion to how often it is a head or tail, so the loss no longer
+rewards scoring the most frequent value high for everyone; 50 was too few for that); the score is eq. 1's, one
+translation per relation (PyTorch-BigGraph's dynamic relations keep one per side, which ``--interaction
+transe-dot-reciprocal`` follows: better link prediction, but the KL term with the paper's weights then removes
+far less, see the README); entity vectors are unconstrained (PyTorch-BigGraph's default); and the sensitive
+relations' triples are left out of valid and test as in their "(filtered)" datasets. KL weights are the
+paper's FB15K ones (gender 1; religion, ethnicity, nationality 100); Bose & Hamilton's filters run with gamma
+10 (what the debiasing paper ran) and five discriminator steps per batch (their FB15k-237 script).
 """
 from __future__ import annotations
 
