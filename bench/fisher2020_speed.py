@@ -9,7 +9,8 @@ training runs one model's steps back to back: alternating models every step evic
 the caches and penalises the models that touch more memory. The first steps of each block are not timed.
 Reports the median step and its ratio to Basic, the seconds an epoch of FB15k-237 would take at that rate, and
 the fastest tenth of each model's steps and its ratio (on a shared machine, time stolen by other guests only
-ever adds: the fast steps are the least disturbed).
+ever adds: the fast steps are the least disturbed). That last ratio means something only for models whose every
+step does the same work: not Bose & Hamilton's, whose random mask picks which filters run in each batch.
 
 ``--whole-epochs`` times what the paper's Table 3 reports instead: whole epochs of the training loop
 (``kgcore.training.loop.train``: batching, negatives, warm-up, optimizer), one fresh model per model and round,
