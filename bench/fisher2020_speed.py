@@ -177,5 +177,6 @@ def main() -> None:
                 lambda name, step, ratio, each: f"{step * 1e3:8.1f} {ratio:7.2f}x {step * steps_per_epoch:8.1f} "
                                                 f"{fastest_tenth(each) * 1e3:8.1f} {fastest_tenth(each) / basic_fast:7.2f}x")
 
+
 if __name__ == "__main__":
     main()
