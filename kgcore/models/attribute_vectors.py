@@ -181,12 +181,12 @@ class AttributeVectors:
     def _head_offsets(self, heads: torch.Tensor, masks: list[torch.Tensor]) -> list[torch.Tensor] | None:
         """For each mask [B, A] of attributes, each head's offset from those of its attributes: [B, D], zero for
         non-people; None when no head is a person with any attribute in any mask."""
-        rows = (torch.stack(masks).any(0).any(1) & (self.person_row.index_select(0, heads) >= 0)
-                ).nonzero(as_tuple=True)[0]
+        stacked = torch.stack(masks, 1)  # [B, M, A]
+        rows = (stacked.flatten(1).any(1) & (self.person_row.index_select(0, heads) >= 0)).nonzero(as_tuple=True)[0]
         if rows.numel() == 0:
             return None
         per_attribute = self.attribute_offsets(heads.index_select(0, rows))  # [n, A, D]
-        chosen = torch.stack([mask.index_select(0, rows) for mask in masks], 1).to(per_attribute.dtype)  # [n, M, A]
+        chosen = stacked.index_select(0, rows).to(per_attribute.dtype)  # [n, M, A]
         offsets = torch.bmm(chosen, per_attribute).unbind(1)  # M of [n, D]
         # Scattered into zeros one mask at a time: their gradients are the rows' own, not whole [B, D] tables.
         return [offset.new_zeros(heads.shape[0], offset.shape[1]).index_add(0, rows, offset) for offset in offsets]
